@@ -1,0 +1,835 @@
+"""Refresh temporary AWS credentials with an MFA code, never harming ~/.aws/credentials."""
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from datetime import timezone
+from typing import Callable
+from typing import Generic
+from typing import Iterator
+from typing import Mapping
+from typing import NamedTuple
+from typing import Sequence
+from typing import TYPE_CHECKING
+from typing import TypeVar
+
+if TYPE_CHECKING:  # pragma: no cover (typing only)
+    from botocore.client import BaseClient
+
+__version__ = "0.1.0"
+
+DEFAULT_PROFILE = "default"
+DEFAULT_SUFFIX = "-long-term"
+DEFAULT_DURATION = 43200
+MIN_DURATION = 900
+MAX_DURATION = 129600
+DEFAULT_OTP_TIMEOUT = 60.0
+PROMPT_ATTEMPTS = 3
+STS_CONNECT_TIMEOUT = 5.0
+STS_READ_TIMEOUT = 15.0
+IMDS_BUDGET = 0.25
+IMDS_DEFAULT_ENDPOINT = "http://169.254.169.254"
+IMDS_IPV6_ENDPOINT = "http://[fd00:ec2::254]"
+LOCK_TIMEOUT = 30.0
+WRITE_ATTEMPTS = 3
+
+CODE_RE = re.compile(r"\d{6}")
+DURATION_RE = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+ACCESS_KEY_RE = re.compile(r"\w{16,128}")
+NAIVE_EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"
+SESSION_KEYS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "expiration",
+)
+T = TypeVar("T")
+
+
+class LongTermKeys(NamedTuple):
+    access_key_id: str
+    secret_access_key: str
+
+
+class SessionCredentials(NamedTuple):
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
+
+
+class Source(NamedTuple):
+    """A resolved setting and where it came from (for messages and --dry-run)."""
+
+    value: str
+    origin: str
+
+
+class AwsMfaError(Exception):
+    """A failure the user can act on; main() prints it as one line and exits 1."""
+
+
+# --- pure functions that decide ------------------------------------------------
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from `43200`, `15m`, `12h`, `1h30m`; argparse type for -d."""
+    text = text.strip().lower()
+    match = DURATION_RE.fullmatch(text)
+    if text.isdigit():
+        seconds = int(text)
+    elif text and match:
+        hours, minutes, secs = (int(match[g] or 0) for g in "hms")
+        seconds = hours * 3600 + minutes * 60 + secs
+    else:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)"
+        )
+    if not MIN_DURATION <= seconds <= MAX_DURATION:
+        raise argparse.ArgumentTypeError(
+            f"{text} is {seconds} s; STS accepts {MIN_DURATION} to {MAX_DURATION} s (15m to 36h)"
+        )
+    return seconds
+
+
+def profile_name(text: str) -> str:
+    """argparse type for profile names: non-empty, one line, no brackets, not DEFAULT."""
+    if not text.strip() or text != text.strip() or any(c in text for c in "[]\r\n"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a usable profile name")
+    if text == configparser.DEFAULTSECT:
+        # configparser folds [DEFAULT] into every other section, so it is no profile.
+        raise argparse.ArgumentTypeError("DEFAULT is not a profile: it applies to every section")
+    return text
+
+
+def format_expiration(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, the form written to the file."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_local(moment: datetime) -> str:
+    """A time for people: local time with the zone's name."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split where configparser's universal newlines split them."""
+    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
+    return lines
+
+
+def parse_ini(text: str, path: str) -> dict[str, dict[str, str]]:
+    """Sections as botocore reads them (RawConfigParser, strict); [DEFAULT] under its name."""
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string("".join(line.rstrip("\r\n") + "\n" for line in split_lines(text)))
+    except configparser.Error as error:
+        raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
+    sections = {name: dict(parser.items(name)) for name in parser.sections()}
+    defaults = parser.defaults()
+    if defaults:
+        sections[configparser.DEFAULTSECT] = dict(defaults)
+    return sections
+
+
+def _describe_parse_error(error: configparser.Error) -> str:
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno}: text before the first [section] header"
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"line {error.lineno}: section [{error.section}] appears twice"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"line {error.lineno}: key {error.option!r} appears twice in [{error.section}]"
+    if isinstance(error, configparser.ParsingError):
+        lines = ", ".join(str(lineno) for lineno, _ in error.errors)
+        return f"line {lines}: not a 'key = value' line, [section] header or comment"
+    return f"cannot be parsed ({type(error).__name__})"  # pragma: no cover (strict parser raises only the above)
+
+
+class _Line(NamedTuple):
+    section: str | None
+    key: str | None  # the option this line starts or continues, as optionxform spells it
+    kind: str  # "header", "option", "continuation" or "other" (blank or comment)
+
+
+def _classify(lines: Sequence[str]) -> list[_Line]:
+    """What configparser makes of each line; mirrors RawConfigParser._read for a valid file."""
+    parser = configparser.RawConfigParser()
+    classified: list[_Line] = []
+    section: str | None = None
+    key: str | None = None
+    indent = sys.maxsize
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";")):
+            classified.append(_Line(section, None, "other"))
+            continue
+        line_indent = len(line) - len(line.lstrip())
+        if section is not None and key is not None and line_indent > indent:
+            classified.append(_Line(section, key, "continuation"))
+            continue
+        indent = line_indent
+        header = parser.SECTCRE.match(stripped)
+        if header:
+            section, key = header["header"], None
+            classified.append(_Line(section, None, "header"))
+            continue
+        option = parser.OPTCRE.match(stripped)
+        assert option is not None  # parse_ini rejected any other line before
+        key = parser.optionxform(option["option"].rstrip())
+        classified.append(_Line(section, key, "option"))
+    return classified
+
+
+def _replace_value(line: str, value: str) -> str:
+    """The same line with a new value: indentation, key case, delimiter and spacing kept."""
+    body = line.rstrip("\r\n")
+    lead = len(body) - len(body.lstrip())
+    option = configparser.RawConfigParser.OPTCRE.match(body.strip())
+    assert option is not None  # _classify matched this line as an option
+    return body[: lead + option.start("value")] + value + line[len(body) :]
+
+
+def splice_section(text: str, section: str, values: Mapping[str, str | None]) -> str:
+    """Set (or, for None, remove) keys of one section; every other byte stays as it was."""
+    lines = split_lines(text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    out: list[str] = []
+    anchor: int | None = None  # the section's last header, option or continuation line in out
+    written: set[str] = set()
+    for line, info in zip(lines, _classify(lines)):
+        in_section = info.section == section
+        if in_section and info.key in values:
+            value = values[info.key]
+            if info.kind == "option" and value is not None:
+                out.append(_replace_value(line, value))
+                written.add(info.key)
+                anchor = len(out) - 1
+            continue  # an old value's continuation lines, or a key being removed
+        out.append(line)
+        if in_section and info.kind != "other":
+            anchor = len(out) - 1
+    added = [f"{key} = {value}{newline}" for key, value in values.items() if value is not None and key not in written]
+    if anchor is None:  # no such section: append it
+        if out and not out[-1].endswith(("\n", "\r")):
+            out[-1] += newline
+        if out and out[-1].strip():
+            out.append(newline)
+        out.append(f"[{section}]{newline}")
+        out.extend(added)
+    elif added:
+        if not out[anchor].endswith(("\n", "\r")):
+            out[anchor] += newline
+        out[anchor + 1 : anchor + 1] = added
+    return "".join(out)
+
+
+def verify_splice(
+    before: Mapping[str, Mapping[str, str]],
+    new_text: str,
+    section: str,
+    values: Mapping[str, str | None],
+    path: str,
+) -> None:
+    """The composed text must read back as the old sections plus exactly the new values."""
+    expected = {name: dict(items) for name, items in before.items()}
+    target = expected.setdefault(section, {})
+    for key, value in values.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+    try:
+        after = parse_ini(new_text, path)
+    except AwsMfaError:
+        after = {}
+    if after != expected:
+        raise AwsMfaError(
+            f"{path}: the updated file would not read back as expected around [{section}] "
+            "(unusual indentation or [DEFAULT] keys?); nothing was written"
+        )
+
+
+def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: str) -> LongTermKeys:
+    """The long-term keys of `name`, refused when missing, malformed or session keys."""
+    if name not in sections:
+        raise AwsMfaError(
+            f"{path} has no [{name}] section; put your long-term access key there "
+            f"(aws_access_key_id, aws_secret_access_key, aws_mfa_device)"
+        )
+    section = sections[name]
+    missing = [key for key in SESSION_KEYS[:2] if not section.get(key)]
+    if missing:
+        raise AwsMfaError(f"[{name}] in {path} lacks {' and '.join(missing)}; add the long-term key")
+    access_key_id = section["aws_access_key_id"]
+    secret = section["aws_secret_access_key"]
+    if "\n" in access_key_id or "\n" in secret:
+        raise AwsMfaError(
+            f"[{name}] in {path}: an indented line continues the value of "
+            f"{'aws_access_key_id' if chr(10) in access_key_id else 'aws_secret_access_key'}; "
+            "remove the indentation"
+        )
+    if not ACCESS_KEY_RE.fullmatch(access_key_id) or any(c.isspace() for c in secret):
+        raise AwsMfaError(f"[{name}] in {path}: the access key id or secret is malformed")
+    if access_key_id.startswith("ASIA") or section.get("aws_session_token") or section.get("aws_security_token"):
+        raise AwsMfaError(
+            f"[{name}] in {path} holds temporary session credentials, not a long-term key; "
+            "put your IAM user's access key (AKIA...) there"
+        )
+    return LongTermKeys(access_key_id, secret)
+
+
+def check_short_term(
+    sections: Mapping[str, Mapping[str, str]], name: str, long_term: LongTermKeys, path: str
+) -> None:
+    """Refuse to overwrite a short-term section that holds someone's long-term keys."""
+    section = sections.get(name, {})
+    if not section.get("aws_access_key_id") or section.get("aws_session_token") or section.get("aws_security_token"):
+        return
+    same = (section["aws_access_key_id"], section.get("aws_secret_access_key")) == long_term
+    if not same:
+        raise AwsMfaError(
+            f"[{name}] in {path} holds long-term keys without a session token; refusing to "
+            f"overwrite them. Move them to the long-term section (or delete them) and run again"
+        )
+
+
+def session_values(credentials: SessionCredentials) -> dict[str, str | None]:
+    return {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+        "aws_session_token": credentials.session_token,
+        # botocore reads aws_security_token before aws_session_token: keep them equal.
+        "aws_security_token": credentials.session_token,
+        "expiration": format_expiration(credentials.expiration),
+    }
+
+
+def configured_region(
+    env: Mapping[str, str],
+    config: Mapping[str, Mapping[str, str]],
+    credentials: Mapping[str, Mapping[str, str]],
+    names: Sequence[str],
+) -> Source | None:
+    """The region from the environment or the files, in botocore's order; None if unset."""
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(variable):
+            return Source(env[variable], variable)
+    for name in names:
+        # botocore lets the credentials file's values win over the config file's.
+        if credentials.get(name, {}).get("region"):
+            return Source(credentials[name]["region"], f"credentials [{name}]")
+        for section in (f"profile {name}", name if name == DEFAULT_PROFILE else None):
+            if section and config.get(section, {}).get("region"):
+                return Source(config[section]["region"], f"config [{section}]")
+    return None
+
+
+def mfa_device(
+    explicit: str | None,
+    env: Mapping[str, str],
+    config: Mapping[str, Mapping[str, str]],
+    credentials: Mapping[str, Mapping[str, str]],
+    long_name: str,
+    short_name: str,
+) -> Source | None:
+    """The MFA device serial, first found of SPEC section 3's chain (discovery aside)."""
+    if explicit:
+        return Source(explicit, "--device")
+    if env.get("AWS_MFA_DEVICE"):
+        return Source(env["AWS_MFA_DEVICE"], "AWS_MFA_DEVICE")
+    long_term = credentials.get(long_name, {})
+    for key in ("aws_mfa_device", "mfa_serial"):
+        if long_term.get(key):
+            return Source(long_term[key], f"{key} in [{long_name}]")
+    for name in (long_name, short_name):
+        for section in (f"profile {name}", name if name == DEFAULT_PROFILE else None):
+            if section and config.get(section, {}).get("mfa_serial"):
+                return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]")
+    return None
+
+
+def check_code(code: str, origin: str) -> str:
+    code = code.strip()
+    if not CODE_RE.fullmatch(code):
+        raise AwsMfaError(f"{origin} gave something that is not a six-digit code")
+    return code
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- thin edges that do I/O ------------------------------------------------------
+
+
+class _Messages(NamedTuple):
+    verbosity: int  # 0 quiet, 1 normal, 2 verbose
+
+    def say(self, text: str, level: int = 1) -> None:
+        if self.verbosity >= level:
+            print(f"aws-mfa: {text}", file=sys.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(f"aws-mfa: warning: {text}", file=sys.stderr, flush=True)
+
+
+class _Background(Generic[T]):
+    """Runs a function in a daemon thread, so slow imports overlap the wait for a code."""
+
+    def __init__(self, function: Callable[[], T]) -> None:
+        import threading  # only the refresh path needs threads
+
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function,), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[[], T]) -> None:
+        try:
+            self._value = function()
+        except BaseException as error:  # handed to the caller of result()
+            self._error = error
+
+    def result(self, timeout: float | None = None) -> T | None:
+        """The value; None if it is not there within timeout; re-raises the thread's error."""
+        self._thread.join(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def read_text(path: str, *, missing_ok: bool = False) -> str | None:
+    """A credentials/config file as text; None if missing and that is fine."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise AwsMfaError(f"{path} does not exist; create it with a [default-long-term] section") from None
+    except IsADirectoryError:
+        raise AwsMfaError(f"{path} is a directory, not a credentials file") from None
+    except OSError as error:
+        raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise AwsMfaError(f"{path}: line {line} is not valid UTF-8; fix the file, nothing was written") from None
+
+
+def run_helper(argv: Sequence[str], timeout: float, what: str) -> str:
+    """Run `op` or an OTP program without a shell or stdin; its code, or AwsMfaError."""
+    import subprocess  # not needed on the skip, status and help paths
+
+    try:
+        result = subprocess.run(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise AwsMfaError(f"{what}: {argv[0]!r} was not found on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
+    except OSError as error:
+        raise AwsMfaError(f"{what}: cannot run {argv[0]!r}: {error.strerror}") from None
+    if result.returncode != 0:
+        detail = _shorten(result.stderr.decode("utf-8", "replace")) or "no message"
+        raise AwsMfaError(f"{what} failed (exit {result.returncode}): {detail}")
+    return check_code(result.stdout.decode("utf-8", "replace"), what)
+
+
+def prompt_code(device: str) -> str:
+    """Ask on the terminal (a few tries), or read one line when stdin is not a terminal."""
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:
+        raise _no_code_error()
+    if not stdin.isatty():
+        line = stdin.readline()
+        if not line.strip():
+            raise _no_code_error()
+        return check_code(line, "standard input")
+    for _ in range(PROMPT_ATTEMPTS):
+        print(f"MFA code for {device}: ", end="", file=sys.stderr, flush=True)
+        line = stdin.readline()
+        if not line:
+            raise _no_code_error()
+        if CODE_RE.fullmatch(line.strip()):
+            return line.strip()
+        print("aws-mfa: that is not a six-digit code; try again", file=sys.stderr)
+    raise AwsMfaError(f"no six-digit code after {PROMPT_ATTEMPTS} tries")
+
+
+def _no_code_error() -> AwsMfaError:
+    return AwsMfaError(
+        "no MFA code: no terminal to ask on and nothing on standard input; pass the code "
+        "on stdin (echo 123456 | aws-mfa) or set the 1Password item with --op-item-name "
+        "(and --op-account)"
+    )
+
+
+def get_code(device: str, op_item: str | None, op_account: str | None, timeout: float, messages: _Messages) -> str:
+    """The MFA code from 1Password when configured, else the prompt or stdin."""
+    if op_item:
+        argv = ["op", "item", "get", op_item, "--otp"]
+        if op_account:
+            argv += ["--account", op_account]
+        try:
+            return run_helper(argv, timeout, "1Password")
+        except AwsMfaError as error:
+            messages.warn(f"{error}; asking for the code instead")
+    return prompt_code(device)
+
+
+def imds_region(env: Mapping[str, str], budget: float = IMDS_BUDGET) -> str | None:
+    """The instance's region from IMDSv2, given at most `budget` seconds; None otherwise."""
+    if env.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
+        return None
+    endpoint = env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or (
+        IMDS_IPV6_ENDPOINT
+        if env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "").lower() == "ipv6"
+        else IMDS_DEFAULT_ENDPOINT
+    )
+    # A socket timeout bounds each step, not the whole; the thread's join bounds the whole.
+    probe = _Background(lambda: _imds_fetch_region(endpoint.rstrip("/"), budget))
+    try:
+        return probe.result(budget)
+    except Exception:  # an instance without IMDS is the usual case, not an error
+        return None
+
+
+def _imds_fetch_region(endpoint: str, timeout: float) -> str | None:
+    import http.client  # only when no region is configured
+    import urllib.parse
+
+    url = urllib.parse.urlsplit(endpoint)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
+    try:
+        connection.request("PUT", f"{url.path}/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        response = connection.getresponse()
+        token = response.read().decode("ascii", "replace")
+        if response.status != 200:
+            return None
+        connection.request(
+            "GET", f"{url.path}/latest/meta-data/placement/region", headers={"X-aws-ec2-metadata-token": token}
+        )
+        response = connection.getresponse()
+        region = response.read().decode("ascii", "replace").strip()
+        return region if response.status == 200 and re.fullmatch(r"[a-z0-9-]+", region) else None
+    finally:
+        connection.close()
+
+
+def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> BaseClient:
+    """An STS client that signs with the long-term keys only and never retries."""
+    import botocore.session  # imported here: help, status and the skip path stay fast
+    from botocore.config import Config
+
+    session = botocore.session.Session()
+    # Naming the long-term profile, in the file we read, keeps an AWS_PROFILE that names
+    # a missing profile from failing the client; the keys are passed explicitly anyway.
+    session.set_config_variable("credentials_file", credentials_path)
+    session.set_config_variable("profile", long_name)
+    session.set_config_variable("sts_regional_endpoints", "regional")
+    config = Config(
+        connect_timeout=STS_CONNECT_TIMEOUT,
+        read_timeout=STS_READ_TIMEOUT,
+        # One attempt: a retry would replay a one-time code that STS has already seen.
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+    return session.create_client(
+        "sts",
+        # "aws-global" is how botocore names the global endpoint (sts.amazonaws.com).
+        region_name=region or "aws-global",
+        aws_access_key_id=keys.access_key_id,
+        aws_secret_access_key=keys.secret_access_key,
+        aws_session_token=None,
+        config=config,
+    )
+
+
+def get_session_token(client: BaseClient, device: str, code: str, duration: int, long_name: str) -> SessionCredentials:
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+
+    try:
+        response = client.get_session_token(DurationSeconds=duration, SerialNumber=device, TokenCode=code)
+    except ClientError as error:
+        raise AwsMfaError(_explain_client_error(error, device, long_name)) from None
+    except BotoCoreError as error:
+        raise AwsMfaError(_explain_botocore_error(error)) from None
+    credentials = response["Credentials"]
+    return SessionCredentials(
+        credentials["AccessKeyId"],
+        credentials["SecretAccessKey"],
+        credentials["SessionToken"],
+        credentials["Expiration"].astimezone(timezone.utc),
+    )
+
+
+def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
+    details = getattr(error, "response", {}).get("Error", {})
+    code = details.get("Code") or ""
+    message = _shorten(details.get("Message") or "")
+    lowered = message.lower()
+    if "invalid mfa one time pass code" in lowered:
+        return "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again"
+    if "mfa serial number" in lowered or "unable to validate mfa code" in lowered:
+        return f"STS does not accept MFA device {device} for this access key; check aws_mfa_device in [{long_name}]"
+    if "session credentials" in lowered:
+        return f"[{long_name}] holds session credentials; STS needs the IAM user's long-term access key there"
+    if code == "InvalidClientTokenId":
+        return f"STS does not know the access key in [{long_name}] (wrong, deleted or inactive); check it in IAM"
+    if code == "SignatureDoesNotMatch":
+        return f"the secret access key in [{long_name}] does not match its access key id; copy it again"
+    if code == "ExpiredToken":
+        return f"the credentials in [{long_name}] have expired; put a long-term access key there"
+    return f"STS refused: {code or 'error'}: {message or 'no message'}"
+
+
+def _explain_botocore_error(error: Exception) -> str:
+    url = getattr(error, "kwargs", {}).get("endpoint_url")
+    if url:
+        return f"could not reach STS at {url} ({type(error).__name__}); check the network, region or AWS_ENDPOINT_URL_STS"
+    return f"STS call failed: {_shorten(str(error))}"
+
+
+@contextlib.contextmanager
+def _locked(lock_path: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """An exclusive lock on a file beside the credentials file, so runs serialise."""
+    try:
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise AwsMfaError(f"cannot create lock file {lock_path}: {error.strerror}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while not _try_lock(descriptor):
+            if time.monotonic() > deadline:
+                raise AwsMfaError(f"another aws-mfa has held {lock_path} for {timeout:g} s; try again")
+            time.sleep(0.02)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock on every platform
+
+
+def _try_lock(descriptor: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover (Windows has msvcrt, not fcntl)
+        import msvcrt
+
+        try:
+            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        # flock, not lockf: its lock belongs to the open file, so threads exclude each other too.
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _fsync_directory(directory: str) -> None:
+    if sys.platform == "win32":  # pragma: no cover (directories cannot be opened there)
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_atomically(path: str, compose: Callable[[str], str]) -> None:
+    """Replace `path` with compose(current text), under a lock, all or nothing.
+
+    The text is re-read under the lock; if another program changes the file while we
+    compose, the new text is composed again from the fresh file.
+    """
+    import tempfile  # only the refresh path writes
+
+    real = os.path.realpath(path)  # replace the target, so a symlink stays a symlink
+    directory, name = os.path.split(real)
+    with _locked(f"{real}.aws-mfa.lock"):
+        _remove_stale_temporaries(directory, name)
+        for _ in range(WRITE_ATTEMPTS):
+            before = _read_bytes(real)
+            text = read_text(real, missing_ok=True) or ""
+            data = compose(text).encode("utf-8")
+            mode = os.stat(real).st_mode & 0o7777 if before is not None else 0o600
+            descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.aws-mfa-", suffix=".tmp")
+            try:
+                with open(descriptor, "wb") as file:
+                    file.write(data)
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.chmod(temporary, mode)
+                if _read_bytes(real) != before:
+                    os.unlink(temporary)
+                    continue  # someone wrote the file meanwhile: compose again from theirs
+                os.replace(temporary, real)
+            except OSError as error:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
+            _fsync_directory(directory)
+            return
+    raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Temporaries a killed run left behind; we hold the lock, so none is in use."""
+    prefix = f".{name}.aws-mfa-"
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(directory):
+            if entry.startswith(prefix) and entry.endswith(".tmp"):
+                os.unlink(os.path.join(directory, entry))
+
+
+# --- main ------------------------------------------------------------------------
+
+
+def _expand(path: str) -> str:
+    """Expand a path as botocore does, so both read the same file."""
+    return os.path.expanduser(os.path.expandvars(path))
+
+
+def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aws-mfa",
+        description=(
+            "Get temporary AWS credentials with an MFA code: reads the long-term keys of "
+            "[PROFILE-long-term] and writes a session into [PROFILE] of the credentials file."
+        ),
+    )
+    parser.add_argument(
+        "-c",
+        "--credentials-path",
+        metavar="PATH",
+        default=env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+        help="the credentials file (env AWS_SHARED_CREDENTIALS_FILE; default: %(default)s)",
+    )
+    parser.add_argument(
+        "-p",
+        "--profile",
+        type=profile_name,
+        default=env.get("AWS_MFA_PROFILE") or env.get("AWS_PROFILE") or DEFAULT_PROFILE,
+        help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--long-term-suffix",
+        metavar="SUFFIX",
+        default=env.get("AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
+        help="the long-term profile is PROFILE+SUFFIX (env AWS_MFA_LONG_TERM_SUFFIX; default: %(default)s)",
+    )
+    parser.add_argument(
+        "-d",
+        "--duration",
+        type=parse_duration,
+        default=env.get("AWS_SESSION_DURATION") or str(DEFAULT_DURATION),
+        help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h "
+        "(env AWS_SESSION_DURATION; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device",
+        metavar="SERIAL",
+        default=None,
+        help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; "
+        "default: aws_mfa_device in the long-term profile)",
+    )
+    parser.add_argument(
+        "--op-account",
+        metavar="ACCOUNT",
+        default=env.get("AWS_MFA_UPDATER_OP_ACCOUNT") or None,
+        help="1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--op-item-name",
+        metavar="ITEM",
+        default=env.get("AWS_MFA_UPDATER_OP_ITEM_NAME") or None,
+        help="1Password item whose one-time password is the MFA code "
+        "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s, ask instead)",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"aws-mfa {__version__}")
+    return parser
+
+
+def _refresh(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    messages = _Messages(1)
+    path = _expand(args.credentials_path)
+    short_name = args.profile
+    long_name = args.profile + args.long_term_suffix
+    text = read_text(path)
+    assert text is not None  # read_text raises for a missing file unless missing_ok
+    sections = parse_ini(text, path)
+    keys = long_term_keys(sections, long_name, path)
+    check_short_term(sections, short_name, keys, path)
+    config_path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    config_text = read_text(config_path, missing_ok=True)
+    config = parse_ini(config_text, config_path) if config_text is not None else {}
+    device = mfa_device(args.device, env, config, sections, long_name, short_name)
+    if device is None:
+        raise AwsMfaError(
+            f"no MFA device: add aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME to [{long_name}] "
+            "in the credentials file, or pass --device"
+        )
+    region = configured_region(env, config, sections, (long_name, short_name))
+
+    def build_client() -> BaseClient:
+        found = region.value if region else imds_region(env)
+        return sts_client(keys, found, long_name, path)
+
+    client = _Background(build_client)
+    code = get_code(device.value, args.op_item_name, args.op_account, DEFAULT_OTP_TIMEOUT, messages)
+    sts = client.result()
+    assert sts is not None  # result() without a timeout waits for the value or raises
+    credentials = get_session_token(sts, device.value, code, args.duration, long_name)
+    values = session_values(credentials)
+
+    def compose(current: str) -> str:
+        fresh = parse_ini(current, path)
+        check_short_term(fresh, short_name, long_term_keys(fresh, long_name, path), path)
+        new_text = splice_section(current, short_name, values)
+        verify_splice(fresh, new_text, short_name, values, path)
+        return new_text
+
+    write_atomically(path, compose)
+    messages.say(f"[{short_name}] is valid until {format_local(credentials.expiration)}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    env = os.environ
+    args = _build_parser(env).parse_args(argv)
+    try:
+        return _refresh(args, env)
+    except AwsMfaError as error:
+        print(f"aws-mfa: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("aws-mfa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""Fixtures: a clean AWS environment, moto's STS on 127.0.0.1, a stub server, fake helpers."""
+
+from __future__ import annotations
+
+import http.server
+import logging
+import os
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from typing import NamedTuple
+
+import pytest
+
+LONG_KEY = "AKIAEXAMPLELONGTERM1"
+LONG_SECRET = "long/term+secret0000000000000000000000SECRET"
+DEVICE = "arn:aws:iam::123456789012:mfa/alice"
+# What moto's STS answers to GetSessionToken, whatever it is asked.
+MOTO_KEY = "AKIAIOSFODNN7EXAMPLE"
+MOTO_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
+MOTO_TOKEN = (
+    "AQoEXAMPLEH4aoAH0gNCAPyJxz4BlCFFxWNE1OPTgk5TthT+FvwqnKwRcOIfrRh3c/LTo6UDdyJwOOvEVPvLXCrrrUtdnniCEXAMPLE/"
+    "IvU1dYUg2RVAJBanLiHb4IgRmpRV3zrkuWJOgQs8IZZaIv2BXIa2R4OlgkBN9bkUDNCJiBeb/AXlzBBko7b15fjrBs2+cTQtpZ3CYWFXG8"
+    "C5zqx37wnOE49mRl/+OtkIKGO7fAE"
+)
+LONG_TERM = f"""[default-long-term]
+aws_access_key_id = {LONG_KEY}
+aws_secret_access_key = {LONG_SECRET}
+aws_mfa_device = {DEVICE}
+"""
+
+
+class Request(NamedTuple):
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str
+
+
+class Answer(NamedTuple):
+    status: int
+    body: str
+    hang: bool = False
+
+
+class StubServer:
+    """A real HTTP server on 127.0.0.1 that answers what a test tells it and records requests."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.routes: dict[tuple[str, str], Answer] = {}
+        self.default = Answer(500, "no answer set")
+        self.release = threading.Event()
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode()
+                stub.requests.append(Request(self.command, self.path, dict(self.headers), body))
+                answer = stub.routes.get((self.command, self.path), stub.default)
+                if answer.hang:
+                    stub.release.wait(30)
+                    return
+                data = answer.body.encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sts_error(self, code: str, message: str, status: int = 403) -> None:
+        self.default = Answer(
+            status,
+            f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+        )
+
+    def sts_session(self, key: str, secret: str, token: str, expiration: str) -> None:
+        self.default = Answer(
+            200,
+            '<GetSessionTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetSessionTokenResult>'
+            f"<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
+            f"<SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration></Credentials>"
+            "</GetSessionTokenResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+            "</GetSessionTokenResponse>",
+        )
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Home(NamedTuple):
+    path: Path
+    credentials: Path
+    config: Path
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
+    """A temporary HOME with no AWS_* variable of the machine's left, stdin at /dev/null, TZ=UTC."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    credentials = home / ".aws" / "credentials"
+    config = home / ".aws" / "config"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    with open(os.devnull) as devnull:
+        monkeypatch.setattr(sys, "stdin", devnull)
+        yield Home(home, credentials, config)
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def sts(home: Home, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto's STS and IAM, reached the way a user overrides endpoints."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", moto_url)
+    return moto_url
+
+
+@pytest.fixture
+def stub(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
+    server = StubServer()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.url)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def imds(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
+    """A stub metadata service on 127.0.0.1 that knows a region."""
+    server = StubServer()
+    server.routes[("PUT", "/latest/api/token")] = Answer(200, "TOKEN")
+    server.routes[("GET", "/latest/meta-data/placement/region")] = Answer(200, "ap-southeast-2")
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.url + "/")
+    monkeypatch.delenv("AWS_EC2_METADATA_DISABLED")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Path]:
+    """Writes an executable Python script onto a PATH that holds nothing else."""
+    directory = tmp_path / "bin"
+    directory.mkdir()
+    monkeypatch.setenv("PATH", str(directory))
+
+    def write(name: str, body: str) -> Path:
+        script = directory / name
+        script.write_text(f"#!{sys.executable}\nimport sys, os, time\n{body}\n")
+        script.chmod(script.stat().st_mode | stat.S_IXUSR)
+        return script
+
+    return write
+
+
+def secrets_in(text: str) -> list[str]:
+    return [secret for secret in (LONG_SECRET, MOTO_SECRET, MOTO_TOKEN) if secret in text]
