@@ -39,7 +39,8 @@ IMDS_IPV6_ENDPOINT = "http://[fd00:ec2::254]"
 LOCK_TIMEOUT = 30.0
 WRITE_ATTEMPTS = 3
 
-CODE_RE = re.compile(r"\d{6}")
+# [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
+CODE_RE = re.compile(r"[0-9]{6}")
 DURATION_RE = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
 ACCESS_KEY_RE = re.compile(r"\w{16,128}")
 NAIVE_EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"
