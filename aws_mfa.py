@@ -542,7 +542,9 @@ def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentia
     # a missing profile from failing the client; the keys are passed explicitly anyway.
     session.set_config_variable("credentials_file", credentials_path)
     session.set_config_variable("profile", long_name)
-    session.set_config_variable("sts_regional_endpoints", "regional")
+    # Without a region, "legacy" maps us-east-1 to the global sts.amazonaws.com and signs
+    # for us-east-1 (botocore's "aws-global" would sign for "aws-global" at an override URL).
+    session.set_config_variable("sts_regional_endpoints", "regional" if region else "legacy")
     config = Config(
         connect_timeout=STS_CONNECT_TIMEOUT,
         read_timeout=STS_READ_TIMEOUT,
@@ -551,8 +553,7 @@ def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentia
     )
     return session.create_client(
         "sts",
-        # "aws-global" is how botocore names the global endpoint (sts.amazonaws.com).
-        region_name=region or "aws-global",
+        region_name=region or "us-east-1",
         aws_access_key_id=keys.access_key_id,
         aws_secret_access_key=keys.secret_access_key,
         aws_session_token=None,
