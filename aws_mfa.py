@@ -41,7 +41,7 @@ WRITE_ATTEMPTS = 3
 
 # [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
 CODE_RE = re.compile(r"[0-9]{6}")
-DURATION_RE = re.compile(r"(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?")
+DURATION_RE = re.compile(r"(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?")
 ACCESS_KEY_RE = re.compile(r"\w{16,128}")
 NAIVE_EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"
 SESSION_KEYS = (
@@ -84,7 +84,7 @@ def parse_duration(text: str) -> int:
     """Seconds from `43200`, `15m`, `12h`, `1h30m`; argparse type for -d."""
     text = text.strip().lower()
     match = DURATION_RE.fullmatch(text)
-    if text.isdigit():
+    if re.fullmatch("[0-9]+", text):
         seconds = int(text)
     elif text and match:
         hours, minutes, secs = (int(match[g] or 0) for g in "hms")

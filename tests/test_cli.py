@@ -1,0 +1,155 @@
+"""Flags, environment defaults and their precedence, help and version."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import LONG_TERM
+from conftest import Home
+from conftest import StubServer
+from test_refresh import STUB_EXPIRATION
+from test_refresh import STUB_KEY
+from test_refresh import STUB_SECRET
+from test_refresh import STUB_TOKEN
+from test_refresh import VALID_UNTIL
+from test_refresh import run
+
+import aws_mfa
+
+
+@pytest.fixture
+def session_stub(stub: StubServer, home: Home) -> StubServer:
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    home.credentials.write_text(LONG_TERM)
+    return stub
+
+
+def sent_duration(stub: StubServer) -> int:
+    (request,) = stub.requests
+    return int(request.body.split("DurationSeconds=", 1)[1].split("&", 1)[0])
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        pytest.param("43200", 43200, id="seconds"),
+        pytest.param("900", 900, id="minimum"),
+        pytest.param("129600", 129600, id="maximum"),
+        pytest.param("15m", 900, id="minutes"),
+        pytest.param("12h", 43200, id="hours"),
+        pytest.param("1h30m", 5400, id="hours-minutes"),
+        pytest.param("36h", 129600, id="36h"),
+        pytest.param("1h0m30s", 3630, id="with-seconds"),
+        pytest.param(" 2H ", 7200, id="case-and-space"),
+    ],
+)
+def test_duration_forms(text: str, seconds: int) -> None:
+    assert aws_mfa.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("899", "899 is 899 s; STS accepts 900 to 129600 s (15m to 36h)", id="too-short"),
+        pytest.param("37h", "37h is 133200 s; STS accepts 900 to 129600 s (15m to 36h)", id="too-long"),
+        pytest.param("99999999999999999999", "99999999999999999999 is 99999999999999999999 s; STS accepts 900 to "
+                     "129600 s (15m to 36h)", id="absurd"),
+        pytest.param("", "'' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="empty"),
+        pytest.param("12 h", "'12 h' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="inner-space"),
+        pytest.param("-900", "'-900' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="negative"),
+        pytest.param("1d", "'1d' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="days"),
+        pytest.param("m", "'m' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="unit-only"),
+        pytest.param("٩٠٠", "'٩٠٠' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="arabic"),
+    ],
+)
+def test_bad_duration_is_a_usage_error(
+    session_stub: StubServer, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--duration", text])
+
+    out, err = capsys.readouterr()
+    assert (exit_info.value.code, out) == (2, "")
+    assert err.endswith(f"aws-mfa: error: argument -d/--duration: {message}\n")
+    assert err.startswith("usage: aws-mfa ")
+    assert session_stub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "seconds"),
+    [
+        pytest.param([], None, 43200, id="default"),
+        pytest.param([], "8h", 28800, id="environment"),
+        pytest.param(["-d", "1h"], "8h", 3600, id="flag-beats-environment"),
+        pytest.param(["--duration=900"], None, 900, id="long-flag"),
+    ],
+)
+def test_duration_precedence(
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: str | None,
+    seconds: int,
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("AWS_SESSION_DURATION", env)
+
+    assert run(capsys, *argv, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert sent_duration(session_stub) == seconds
+
+
+def test_bad_duration_in_the_environment_is_a_usage_error(
+    session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SESSION_DURATION", "forever")
+
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main([])
+
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "aws-mfa: error: argument -d/--duration: 'forever' is not a duration (use seconds like 43200, or 15m, "
+        "12h, 1h30m)\n"
+    )
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["-V"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr() == (f"aws-mfa {aws_mfa.__version__}\n", "")
+
+
+def test_help_shows_environment_and_effective_defaults(
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SESSION_DURATION", "8h")
+    monkeypatch.setenv("AWS_MFA_UPDATER_OP_ITEM_NAME", "AWS prod")
+    monkeypatch.setenv("COLUMNS", "200")
+
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--help"])
+
+    out, err = capsys.readouterr()
+    assert (exit_info.value.code, err) == (0, "")
+    flat = " ".join(out.split())
+    for text in [
+        "-c PATH, --credentials-path PATH the credentials file (env AWS_SHARED_CREDENTIALS_FILE; default: "
+        f"{home.credentials})",
+        "-d DURATION, --duration DURATION session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env "
+        "AWS_SESSION_DURATION; default: 8h)",
+        "--op-account ACCOUNT 1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; "
+        "default: None)",
+        "--op-item-name ITEM 1Password item whose one-time password is the MFA code (env "
+        "AWS_MFA_UPDATER_OP_ITEM_NAME; default: AWS prod, ask instead)",
+        "-V, --version show program's version number and exit",
+    ]:
+        assert text in flat
+
+
+@pytest.mark.parametrize("name", ["", " x", "a]b", "DEFAULT", "x\ny"])
+def test_bad_profile_name_is_a_usage_error(home: Home, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--profile", name])
+    assert exit_info.value.code == 2
+    assert "aws-mfa: error: argument -p/--profile: " in capsys.readouterr().err
