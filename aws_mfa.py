@@ -608,17 +608,17 @@ def _explain_botocore_error(error: Exception) -> str:
 
 
 @contextlib.contextmanager
-def _locked(lock_path: str, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def _locked(lock_path: str) -> Iterator[None]:
     """An exclusive lock on a file beside the credentials file, so runs serialise."""
     try:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as error:
         raise AwsMfaError(f"cannot create lock file {lock_path}: {error.strerror}") from None
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + LOCK_TIMEOUT
         while not _try_lock(descriptor):
             if time.monotonic() > deadline:
-                raise AwsMfaError(f"another aws-mfa has held {lock_path} for {timeout:g} s; try again")
+                raise AwsMfaError(f"another aws-mfa has held {lock_path} for {LOCK_TIMEOUT:g} s; try again")
             time.sleep(0.02)
         yield
     finally:
