@@ -1,4 +1,5 @@
 """Refresh temporary AWS credentials with an MFA code, never harming ~/.aws/credentials."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,19 +9,20 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
 from datetime import timezone
-from typing import Callable
-from typing import Generic
-from typing import Iterator
-from typing import Mapping
-from typing import NamedTuple
-from typing import Sequence
 from typing import TYPE_CHECKING
+from typing import Generic
+from typing import NamedTuple
 from typing import TypeVar
+from typing import cast
 
 if TYPE_CHECKING:  # pragma: no cover (typing only)
-    from botocore.client import BaseClient
+    from mypy_boto3_sts import STSClient
 
 __version__ = "0.1.0"
 
@@ -90,9 +92,7 @@ def parse_duration(text: str) -> int:
         hours, minutes, secs = (int(match[g] or 0) for g in "hms")
         seconds = hours * 3600 + minutes * 60 + secs
     else:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)"
-        )
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)")
     if not MIN_DURATION <= seconds <= MAX_DURATION:
         raise argparse.ArgumentTypeError(
             f"{text} is {seconds} s; STS accepts {MIN_DURATION} to {MAX_DURATION} s (15m to 36h)"
@@ -204,9 +204,9 @@ def splice_section(text: str, section: str, values: Mapping[str, str | None]) ->
     out: list[str] = []
     anchor: int | None = None  # the section's last header, option or continuation line in out
     written: set[str] = set()
-    for line, info in zip(lines, _classify(lines)):
+    for line, info in zip(lines, _classify(lines), strict=True):
         in_section = info.section == section
-        if in_section and info.key in values:
+        if in_section and info.key is not None and info.key in values:
             value = values[info.key]
             if info.kind == "option" and value is not None:
                 out.append(_replace_value(line, value))
@@ -240,7 +240,8 @@ def verify_splice(
 ) -> None:
     """The composed text must read back as the old sections plus exactly the new values."""
     expected = {name: dict(items) for name, items in before.items()}
-    target = expected.setdefault(section, {})
+    # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
+    target = expected.setdefault(section, dict(before.get(configparser.DEFAULTSECT, {})))
     for key, value in values.items():
         if value is None:
             target.pop(key, None)
@@ -286,9 +287,7 @@ def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: s
     return LongTermKeys(access_key_id, secret)
 
 
-def check_short_term(
-    sections: Mapping[str, Mapping[str, str]], name: str, long_term: LongTermKeys, path: str
-) -> None:
+def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_term: LongTermKeys, path: str) -> None:
     """Refuse to overwrite a short-term section that holds someone's long-term keys."""
     section = sections.get(name, {})
     if not section.get("aws_access_key_id") or section.get("aws_session_token") or section.get("aws_security_token"):
@@ -517,7 +516,9 @@ def _imds_fetch_region(endpoint: str, timeout: float) -> str | None:
     url = urllib.parse.urlsplit(endpoint)
     connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=timeout)
     try:
-        connection.request("PUT", f"{url.path}/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        connection.request(
+            "PUT", f"{url.path}/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}
+        )
         response = connection.getresponse()
         token = response.read().decode("ascii", "replace")
         if response.status != 200:
@@ -532,10 +533,11 @@ def _imds_fetch_region(endpoint: str, timeout: float) -> str | None:
         connection.close()
 
 
-def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> BaseClient:
+def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> STSClient:
     """An STS client that signs with the long-term keys only and never retries."""
     import botocore.session  # imported here: help, status and the skip path stay fast
     from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     session = botocore.session.Session()
     # Naming the long-term profile, in the file we read, keeps an AWS_PROFILE that names
@@ -551,33 +553,44 @@ def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentia
         # One attempt: a retry would replay a one-time code that STS has already seen.
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
-    return session.create_client(
-        "sts",
-        region_name=region or "us-east-1",
-        aws_access_key_id=keys.access_key_id,
-        aws_secret_access_key=keys.secret_access_key,
-        aws_session_token=None,
-        config=config,
-    )
+    try:
+        client = session.create_client(
+            "sts",
+            region_name=region or "us-east-1",
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            aws_session_token=None,
+            config=config,
+        )
+    except BotoCoreError as error:
+        raise AwsMfaError(f"cannot set up the STS client: {_shorten(str(error))}") from None
+    return cast("STSClient", client)
 
 
-def get_session_token(client: BaseClient, device: str, code: str, duration: int, long_name: str) -> SessionCredentials:
+def get_session_token(client: STSClient, device: str, code: str, duration: int, long_name: str) -> SessionCredentials:
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
+    from botocore.parsers import ResponseParserError
 
     try:
         response = client.get_session_token(DurationSeconds=duration, SerialNumber=device, TokenCode=code)
+        credentials = response["Credentials"]
+        return SessionCredentials(
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+            credentials["Expiration"].astimezone(timezone.utc),
+        )
     except ClientError as error:
         raise AwsMfaError(_explain_client_error(error, device, long_name)) from None
     except BotoCoreError as error:
         raise AwsMfaError(_explain_botocore_error(error)) from None
-    credentials = response["Credentials"]
-    return SessionCredentials(
-        credentials["AccessKeyId"],
-        credentials["SecretAccessKey"],
-        credentials["SessionToken"],
-        credentials["Expiration"].astimezone(timezone.utc),
-    )
+    except (ResponseParserError, KeyError, TypeError, AttributeError):
+        # Not XML, or XML that is not STS's (a proxy, a captive portal): botocore parses the
+        # latter without complaint and the keys are simply missing.
+        raise AwsMfaError(
+            f"the answer from {client.meta.endpoint_url} is not an STS response; check proxies and AWS_ENDPOINT_URL_STS"
+        ) from None
 
 
 def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
@@ -603,7 +616,9 @@ def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
 def _explain_botocore_error(error: Exception) -> str:
     url = getattr(error, "kwargs", {}).get("endpoint_url")
     if url:
-        return f"could not reach STS at {url} ({type(error).__name__}); check the network, region or AWS_ENDPOINT_URL_STS"
+        return (
+            f"could not reach STS at {url} ({type(error).__name__}); check the network, region or AWS_ENDPOINT_URL_STS"
+        )
     return f"STS call failed: {_shorten(str(error))}"
 
 
@@ -756,8 +771,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--device",
         metavar="SERIAL",
         default=None,
-        help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; "
-        "default: aws_mfa_device in the long-term profile)",
+        help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: aws_mfa_device in the long-term profile)",
     )
     parser.add_argument(
         "--op-account",
@@ -772,12 +786,15 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         help="1Password item whose one-time password is the MFA code "
         "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s, ask instead)",
     )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="also say where each setting came from")
     parser.add_argument("-V", "--version", action="version", version=f"aws-mfa {__version__}")
     return parser
 
 
 def _refresh(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    messages = _Messages(1)
+    messages = _Messages(0 if args.quiet else 2 if args.verbose else 1)
     path = _expand(args.credentials_path)
     short_name = args.profile
     long_name = args.profile + args.long_term_suffix
@@ -795,10 +812,12 @@ def _refresh(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             f"no MFA device: add aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME to [{long_name}] "
             "in the credentials file, or pass --device"
         )
+    messages.say(f"MFA device: {device.value} ({device.origin})", 2)
     region = configured_region(env, config, sections, (long_name, short_name))
 
-    def build_client() -> BaseClient:
+    def build_client() -> STSClient:
         found = region.value if region else imds_region(env)
+        messages.say(f"region: {found or 'none, the global endpoint'} ({region.origin if region else 'metadata'})", 2)
         return sts_client(keys, found, long_name, path)
 
     client = _Background(build_client)

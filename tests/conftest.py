@@ -117,7 +117,7 @@ class Home(NamedTuple):
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     """A temporary HOME with no AWS_* variable of the machine's left, stdin at /dev/null, TZ=UTC."""
     for name in list(os.environ):
-        if name.startswith("AWS_"):
+        if name.startswith("AWS_") or name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)

@@ -51,8 +51,11 @@ def test_duration_forms(text: str, seconds: int) -> None:
     [
         pytest.param("899", "899 is 899 s; STS accepts 900 to 129600 s (15m to 36h)", id="too-short"),
         pytest.param("37h", "37h is 133200 s; STS accepts 900 to 129600 s (15m to 36h)", id="too-long"),
-        pytest.param("99999999999999999999", "99999999999999999999 is 99999999999999999999 s; STS accepts 900 to "
-                     "129600 s (15m to 36h)", id="absurd"),
+        pytest.param(
+            "99999999999999999999",
+            "99999999999999999999 is 99999999999999999999 s; STS accepts 900 to 129600 s (15m to 36h)",
+            id="absurd",
+        ),
         pytest.param("", "'' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="empty"),
         pytest.param("12 h", "'12 h' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="inner-space"),
         pytest.param("-900", "'-900' is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)", id="negative"),
@@ -138,8 +141,7 @@ def test_help_shows_environment_and_effective_defaults(
         f"{home.credentials})",
         "-d DURATION, --duration DURATION session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env "
         "AWS_SESSION_DURATION; default: 8h)",
-        "--op-account ACCOUNT 1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; "
-        "default: None)",
+        "--op-account ACCOUNT 1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: None)",
         "--op-item-name ITEM 1Password item whose one-time password is the MFA code (env "
         "AWS_MFA_UPDATER_OP_ITEM_NAME; default: AWS prod, ask instead)",
         "-V, --version show program's version number and exit",

@@ -97,10 +97,11 @@ def test_code_from_1password(
 
 OP_FAILURES = [
     pytest.param(None, "1Password: 'op' was not found on PATH", id="op-missing"),
+    pytest.param("", "1Password: cannot run 'op': Permission denied", id="op-not-executable"),
     pytest.param(
         "sys.stderr.write('[ERROR] 2026/11/28 02:40:00 \"AWS\" isn\\'t an item. Specify the item with its UUID\\n');"
         " sys.exit(1)",
-        "1Password failed (exit 1): [ERROR] 2026/11/28 02:40:00 \"AWS\" isn't an item. Specify the item with its UUID",
+        '1Password failed (exit 1): [ERROR] 2026/11/28 02:40:00 "AWS" isn\'t an item. Specify the item with its UUID',
         id="op-error",
     ),
     pytest.param(
@@ -126,7 +127,9 @@ def test_1password_failure_warns_and_falls_back_to_stdin(
     warning: str,
 ) -> None:
     if script is not None:
-        fake_bin("op", script)
+        op = fake_bin("op", script)
+        if not script:
+            op.chmod(0o644)
     monkeypatch.setattr(aws_mfa, "DEFAULT_OTP_TIMEOUT", 0.5)
     started = time.monotonic()
 
@@ -228,8 +231,7 @@ def test_prompt_on_terminal_asks_again_after_bad_input(session_stub: StubServer,
 
     assert (code, out) == (0, "")
     assert err == (
-        f"MFA code for {DEVICE}: aws-mfa: that is not a six-digit code; try again\n"
-        f"MFA code for {DEVICE}: {VALID_UNTIL}"
+        f"MFA code for {DEVICE}: aws-mfa: that is not a six-digit code; try again\nMFA code for {DEVICE}: {VALID_UNTIL}"
     )
     assert token_code(session_stub) == "123456"
 

@@ -95,6 +95,11 @@ PRESERVED = [
         id="default-with-region-only-at-end-of-file",
     ),
     pytest.param(
+        f"[DEFAULT]\nregion = eu-west-1\n\n{LONG_TERM}",
+        f"[DEFAULT]\nregion = eu-west-1\n\n{LONG_TERM}\n[default]\n{SESSION}",
+        id="DEFAULT-section-with-a-region",
+    ),
+    pytest.param(
         f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n\n{LONG_TERM}",
         f"[default]\naws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\n"
         f"aws_session_token = {STUB_TOKEN}\naws_security_token = {STUB_TOKEN}\nexpiration = {STUB_EXPIRATION}\n\n"
@@ -138,9 +143,7 @@ def test_request_carries_device_code_duration_and_long_term_key_only(
     assert "X-Amz-Security-Token" not in request.headers
 
 
-def test_written_profile_works_with_botocore_and_moto(
-    home: Home, sts: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_written_profile_works_with_botocore_and_moto(home: Home, sts: str, capsys: pytest.CaptureFixture[str]) -> None:
     import boto3
 
     home.credentials.write_text(LONG_TERM)
@@ -168,9 +171,7 @@ def test_console_script_end_to_end(home: Home, sts: str) -> None:
 
 
 def test_python_dash_m_runs_the_module(home: Home) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "aws_mfa", "--version"], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([sys.executable, "-m", "aws_mfa", "--version"], capture_output=True, text=True, check=False)
     assert (result.returncode, result.stdout, result.stderr) == (0, f"aws-mfa {aws_mfa.__version__}\n", "")
 
 
@@ -258,14 +259,12 @@ REFUSED = [
     ),
     pytest.param(
         f"{LONG_TERM}AWS_MFA_DEVICE = y\n",
-        "{path}: line 5: key 'aws_mfa_device' appears twice in [default-long-term]; fix the file, "
-        "nothing was written",
+        "{path}: line 5: key 'aws_mfa_device' appears twice in [default-long-term]; fix the file, nothing was written",
         id="duplicate-key-differing-in-case",
     ),
     pytest.param(
         f"{LONG_TERM}this is no key\n[x]\nnor this\n",
-        "{path}: line 5, 7: not a 'key = value' line, [section] header or comment; fix the file, "
-        "nothing was written",
+        "{path}: line 5, 7: not a 'key = value' line, [section] header or comment; fix the file, nothing was written",
         id="garbage-lines",
     ),
     pytest.param(
@@ -478,4 +477,160 @@ def test_hanging_sts_times_out(
         f"aws-mfa: error: could not reach STS at {stub.url}/ (ReadTimeoutError); "
         "check the network, region or AWS_ENDPOINT_URL_STS\n",
     )
+    assert home.credentials.read_text() == LONG_TERM
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "content", "config", "device"),
+    [
+        pytest.param(["--device", "GAHT12345678"], {"AWS_MFA_DEVICE": "env"}, LONG_TERM, "", "GAHT12345678", id="flag"),
+        pytest.param(
+            [], {"AWS_MFA_DEVICE": "arn:aws:iam::1:mfa/env"}, LONG_TERM, "", "arn:aws:iam::1:mfa/env", id="env"
+        ),
+        pytest.param([], {}, LONG_TERM, "", DEVICE, id="aws_mfa_device"),
+        pytest.param(
+            [], {}, LONG_TERM.replace("aws_mfa_device", "mfa_serial"), "", DEVICE, id="mfa_serial-in-credentials"
+        ),
+        pytest.param(
+            [],
+            {},
+            LONG_TERM.replace(f"aws_mfa_device = {DEVICE}\n", ""),
+            "[profile default-long-term]\nmfa_serial = arn:aws:iam::1:mfa/lt\n[default]\nmfa_serial = x\n",
+            "arn:aws:iam::1:mfa/lt",
+            id="config-long-term",
+        ),
+        pytest.param(
+            [],
+            {},
+            LONG_TERM.replace(f"aws_mfa_device = {DEVICE}\n", ""),
+            "[default]\nmfa_serial = arn:aws:iam::1:mfa/st\n",
+            "arn:aws:iam::1:mfa/st",
+            id="config-short-term",
+        ),
+    ],
+)
+def test_device_sources_in_order(
+    home: Home,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    content: str,
+    config: str,
+    device: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    home.credentials.write_text(content)
+    home.config.write_text(config)
+
+    assert run(capsys, *argv, stdin="123456\n") == (0, "", VALID_UNTIL)
+
+    (request,) = session_stub.requests
+    assert f"SerialNumber={device}&".replace(":", "%3A").replace("/", "%2F") in request.body
+
+
+def test_quiet_prints_nothing_on_success(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home.credentials.write_text(LONG_TERM)
+
+    assert run(capsys, "-q", stdin="123456\n") == (0, "", "")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+
+
+def test_verbose_says_where_settings_came_from(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    home.credentials.write_text(LONG_TERM)
+
+    assert run(capsys, "--verbose", stdin="123456\n") == (
+        0,
+        "",
+        f"aws-mfa: MFA device: {DEVICE} (aws_mfa_device in [default-long-term])\n"
+        "aws-mfa: region: eu-west-1 (AWS_DEFAULT_REGION)\n" + VALID_UNTIL,
+    )
+
+
+def test_quiet_and_verbose_exclude_each_other(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["-q", "-v"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "aws-mfa: error: argument -v/--verbose: not allowed with argument -q/--quiet\n"
+    )
+
+
+def test_invalid_region_is_one_clear_error(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "not a region")
+    home.credentials.write_text(LONG_TERM)
+
+    assert run(capsys, stdin="123456\n") == (
+        1,
+        "",
+        "aws-mfa: error: cannot set up the STS client: Provided region_name 'not a region' doesn't match a "
+        "supported format.\n",
+    )
+    assert stub.requests == []
+    assert home.credentials.read_text() == LONG_TERM
+
+
+def test_unparsable_sts_answer(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import Answer
+
+    stub.default = Answer(200, "<html>captive portal</html>")
+    home.credentials.write_text(LONG_TERM)
+
+    assert run(capsys, stdin="123456\n") == (
+        1,
+        "",
+        f"aws-mfa: error: the answer from {stub.url} is not an STS response; check proxies and AWS_ENDPOINT_URL_STS\n",
+    )
+    assert home.credentials.read_text() == LONG_TERM
+
+
+def test_unparsable_sts_error(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import Answer
+
+    stub.default = Answer(200, "<unclosed")
+    home.credentials.write_text(LONG_TERM)
+
+    assert run(capsys, stdin="123456\n") == (
+        1,
+        "",
+        f"aws-mfa: error: the answer from {stub.url} is not an STS response; check proxies and AWS_ENDPOINT_URL_STS\n",
+    )
+    assert home.credentials.read_text() == LONG_TERM
+
+
+def test_verify_splice_accepts_a_removal_and_refuses_garbage(tmp_path: Path) -> None:
+    before = {"p": {"a": "1", "b": "2"}}
+    aws_mfa.verify_splice(before, "[p]\na = 1\n", "p", {"b": None}, "f")
+    with pytest.raises(aws_mfa.AwsMfaError, match="would not read back as expected"):
+        aws_mfa.verify_splice(before, "[p]\na = 1\n[p]\n", "p", {"b": None}, "f")
+
+
+def test_unreachable_proxy(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    home.credentials.write_text(LONG_TERM)
+
+    assert run(capsys, stdin="123456\n") == (
+        1,
+        "",
+        f'aws-mfa: error: STS call failed: Failed to connect to proxy URL: "{proxy}"\n',
+    )
+    assert stub.requests == []
     assert home.credentials.read_text() == LONG_TERM

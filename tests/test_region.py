@@ -39,7 +39,9 @@ def signed_region(stub: StubServer) -> str:
 CONFIG = "[default]\nregion = eu-west-3\n\n[profile default-long-term]\nregion = eu-north-1\n"
 SOURCES = [
     pytest.param({}, "", "", "us-east-1", id="none-global-endpoint"),
-    pytest.param({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-2"}, CONFIG, "", "eu-west-1", id="AWS_REGION"),
+    pytest.param(
+        {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-2"}, CONFIG, "", "eu-west-1", id="AWS_REGION"
+    ),
     pytest.param({"AWS_DEFAULT_REGION": "eu-west-2"}, CONFIG, "", "eu-west-2", id="AWS_DEFAULT_REGION"),
     pytest.param({}, CONFIG, "", "eu-north-1", id="config-long-term-profile"),
     pytest.param({}, "[default]\nregion = eu-west-3\n", "", "eu-west-3", id="config-default"),
@@ -157,7 +159,10 @@ def test_metadata_probe_is_bounded_by_its_budget(home: Home, silent_socket: str)
 
 
 def test_metadata_disabled_asks_nothing(imds: StubServer) -> None:
-    assert aws_mfa.imds_region({"AWS_EC2_METADATA_DISABLED": "TRUE", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url}) is None
+    assert (
+        aws_mfa.imds_region({"AWS_EC2_METADATA_DISABLED": "TRUE", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url})
+        is None
+    )
     assert imds.requests == []
 
 
@@ -176,9 +181,7 @@ def test_metadata_endpoint_with_a_path(imds: StubServer) -> None:
         pytest.param({"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE": "IPv6"}, aws_mfa.IMDS_IPV6_ENDPOINT, id="ipv6"),
     ],
 )
-def test_metadata_default_endpoints(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], endpoint: str
-) -> None:
+def test_metadata_default_endpoints(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], endpoint: str) -> None:
     asked: list[str] = []
 
     def fetch(url: str, timeout: float) -> str:
@@ -207,3 +210,10 @@ def test_endpoint_follows_the_region_and_its_partition(home: Home, region: str |
     client = aws_mfa.sts_client(keys, region, "default-long-term", str(home.credentials))
 
     assert client.meta.endpoint_url == url  # no request is made: the client is only built
+
+
+def test_metadata_refused_connection_is_no_region(home: Home) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    assert aws_mfa.imds_region({"AWS_EC2_METADATA_SERVICE_ENDPOINT": url}) is None

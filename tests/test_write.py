@@ -82,9 +82,7 @@ def test_held_lock_times_out_with_a_clear_error(
     assert home.credentials.read_text() == LONG_TERM
 
 
-def test_lock_file_that_cannot_be_created(
-    home: Home, capsys: pytest.CaptureFixture[str], stub: StubServer
-) -> None:
+def test_lock_file_that_cannot_be_created(home: Home, capsys: pytest.CaptureFixture[str], stub: StubServer) -> None:
     stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
     home.credentials.write_text(LONG_TERM)
     lock = Path(f"{home.credentials}.aws-mfa.lock")
