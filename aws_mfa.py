@@ -16,23 +16,34 @@ from collections.abc import Sequence
 from datetime import datetime
 from datetime import timezone
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import Generic
 from typing import NamedTuple
 from typing import TypeVar
 from typing import cast
 
 if TYPE_CHECKING:  # pragma: no cover (typing only)
+    from typing import TextIO
+
     from mypy_boto3_sts import STSClient
+    from mypy_boto3_sts.type_defs import AssumeRoleResponseTypeDef
+    from mypy_boto3_sts.type_defs import GetSessionTokenResponseTypeDef
 
 __version__ = "0.1.0"
 
 DEFAULT_PROFILE = "default"
 DEFAULT_SUFFIX = "-long-term"
 DEFAULT_DURATION = 43200
+ROLE_DURATION = 3600
+DEFAULT_MIN_REMAINING = "15m"
 MIN_DURATION = 900
 MAX_DURATION = 129600
 DEFAULT_OTP_TIMEOUT = 60.0
+MAX_OTP_TIMEOUT = 3600.0
 PROMPT_ATTEMPTS = 3
+WAIT_NOTICE_AFTER = 1.0
+TOTP_PERIOD = 30.0
+CONTROLLING_TERMINAL = "con" if sys.platform == "win32" else "/dev/tty"
 STS_CONNECT_TIMEOUT = 5.0
 STS_READ_TIMEOUT = 15.0
 IMDS_BUDGET = 0.25
@@ -46,6 +57,8 @@ CODE_RE = re.compile(r"[0-9]{6}")
 DURATION_RE = re.compile(r"(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?")
 ACCESS_KEY_RE = re.compile(r"\w{16,128}")
 NAIVE_EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"
+CODE_REJECTED = "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again"
+ROLE_KEY = "aws_mfa_role_arn"
 SESSION_KEYS = (
     "aws_access_key_id",
     "aws_secret_access_key",
@@ -82,22 +95,51 @@ class AwsMfaError(Exception):
 # --- pure functions that decide ------------------------------------------------
 
 
+def _seconds(text: str) -> int:
+    text = text.strip().lower()
+    if re.fullmatch("[0-9]+", text):
+        return int(text)
+    match = DURATION_RE.fullmatch(text)
+    if not text or not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)")
+    hours, minutes, secs = (int(match[g] or 0) for g in "hms")
+    return hours * 3600 + minutes * 60 + secs
+
+
 def parse_duration(text: str) -> int:
     """Seconds from `43200`, `15m`, `12h`, `1h30m`; argparse type for -d."""
-    text = text.strip().lower()
-    match = DURATION_RE.fullmatch(text)
-    if re.fullmatch("[0-9]+", text):
-        seconds = int(text)
-    elif text and match:
-        hours, minutes, secs = (int(match[g] or 0) for g in "hms")
-        seconds = hours * 3600 + minutes * 60 + secs
-    else:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (use seconds like 43200, or 15m, 12h, 1h30m)")
+    seconds = _seconds(text)
     if not MIN_DURATION <= seconds <= MAX_DURATION:
         raise argparse.ArgumentTypeError(
-            f"{text} is {seconds} s; STS accepts {MIN_DURATION} to {MAX_DURATION} s (15m to 36h)"
+            f"{text.strip()} is {seconds} s; STS accepts {MIN_DURATION} to {MAX_DURATION} s (15m to 36h)"
         )
     return seconds
+
+
+def parse_min_remaining(text: str) -> int:
+    """argparse type for --min-remaining: a duration from 0 to 36h."""
+    seconds = _seconds(text)
+    if seconds > MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"{text.strip()} is longer than any session (36h)")
+    return seconds
+
+
+def parse_timeout(text: str) -> float:
+    """argparse type for --otp-timeout: seconds, more than 0 and at most an hour."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= MAX_OTP_TIMEOUT:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to {MAX_OTP_TIMEOUT:g}")
+    return seconds
+
+
+def code_argument(text: str) -> str:
+    """argparse type for --code: six digits."""
+    if not CODE_RE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError("the MFA code is six digits")
+    return text.strip()
 
 
 def profile_name(text: str) -> str:
@@ -118,6 +160,73 @@ def format_expiration(moment: datetime) -> str:
 def format_local(moment: datetime) -> str:
     """A time for people: local time with the zone's name."""
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def format_span(seconds: float) -> str:
+    minutes = max(int(seconds // 60), 0)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def parse_expiration(text: str | None) -> datetime | None:
+    """RFC 3339, or the naive `YYYY-MM-DD HH:MM:SS` older tools wrote (UTC); None if neither."""
+    if not text:
+        return None
+    text = text.strip()
+    if text[-1:] in ("Z", "z"):
+        text = text[:-1] + "+00:00"  # fromisoformat takes Z only from Python 3.11
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def session_in(section: Mapping[str, str] | None) -> SessionCredentials | None:
+    """The complete session a short-term section holds, if any."""
+    if not section:
+        return None
+    expiration = parse_expiration(section.get("expiration"))
+    token = section.get("aws_session_token") or section.get("aws_security_token")
+    if not (section.get("aws_access_key_id") and section.get("aws_secret_access_key") and token and expiration):
+        return None
+    return SessionCredentials(section["aws_access_key_id"], section["aws_secret_access_key"], token, expiration)
+
+
+def still_valid(
+    section: Mapping[str, str] | None, role: str | None, min_remaining: int, now: datetime
+) -> SessionCredentials | None:
+    """The section's session when it may be kept: complete, same role, far enough from expiry."""
+    session = session_in(section)
+    if session is None or (section or {}).get(ROLE_KEY) != role:
+        return None
+    return session if (session.expiration - now).total_seconds() > min_remaining else None
+
+
+def env_lines(session: SessionCredentials) -> str:
+    """`export` lines for eval in sh, bash and zsh."""
+    import shlex  # only for --env
+
+    values = {
+        "AWS_ACCESS_KEY_ID": session.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+        "AWS_SESSION_TOKEN": session.session_token,
+        "AWS_CREDENTIAL_EXPIRATION": format_expiration(session.expiration),
+    }
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in values.items())
+
+
+def credential_process_json(session: SessionCredentials) -> str:
+    import json  # only for --credential-process
+
+    return json.dumps(
+        {
+            "Version": 1,
+            "AccessKeyId": session.access_key_id,
+            "SecretAccessKey": session.secret_access_key,
+            "SessionToken": session.session_token,
+            "Expiration": format_expiration(session.expiration),
+        }
+    )
 
 
 def split_lines(text: str) -> list[str]:
@@ -300,7 +409,8 @@ def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_
         )
 
 
-def session_values(credentials: SessionCredentials) -> dict[str, str | None]:
+def session_values(credentials: SessionCredentials, role: str | None) -> dict[str, str | None]:
+    """The keys written to the short-term section; None removes a key."""
     return {
         "aws_access_key_id": credentials.access_key_id,
         "aws_secret_access_key": credentials.secret_access_key,
@@ -308,16 +418,20 @@ def session_values(credentials: SessionCredentials) -> dict[str, str | None]:
         # botocore reads aws_security_token before aws_session_token: keep them equal.
         "aws_security_token": credentials.session_token,
         "expiration": format_expiration(credentials.expiration),
+        ROLE_KEY: role,
     }
 
 
 def configured_region(
+    explicit: str | None,
     env: Mapping[str, str],
     config: Mapping[str, Mapping[str, str]],
     credentials: Mapping[str, Mapping[str, str]],
     names: Sequence[str],
 ) -> Source | None:
-    """The region from the environment or the files, in botocore's order; None if unset."""
+    """The region from the flag, the environment or the files, in botocore's order; None if unset."""
+    if explicit:
+        return Source(explicit, "--region")
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if env.get(variable):
             return Source(env[variable], variable)
@@ -426,32 +540,48 @@ def read_text(path: str, *, missing_ok: bool = False) -> str | None:
         raise AwsMfaError(f"{path}: line {line} is not valid UTF-8; fix the file, nothing was written") from None
 
 
-def run_helper(argv: Sequence[str], timeout: float, what: str) -> str:
+def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> str:
     """Run `op` or an OTP program without a shell or stdin; its code, or AwsMfaError."""
     import subprocess  # not needed on the skip, status and help paths
 
     try:
-        result = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-        )
+        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError:
         raise AwsMfaError(f"{what}: {argv[0]!r} was not found on PATH") from None
-    except subprocess.TimeoutExpired:
-        raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
     except OSError as error:
         raise AwsMfaError(f"{what}: cannot run {argv[0]!r}: {error.strerror}") from None
-    if result.returncode != 0:
-        detail = _shorten(result.stderr.decode("utf-8", "replace")) or "no message"
-        raise AwsMfaError(f"{what} failed (exit {result.returncode}): {detail}")
-    return check_code(result.stdout.decode("utf-8", "replace"), what)
+    with process:
+        try:
+            try:
+                out, err = process.communicate(timeout=min(WAIT_NOTICE_AFTER, timeout))
+            except subprocess.TimeoutExpired:
+                if timeout <= WAIT_NOTICE_AFTER:
+                    raise
+                if sys.stderr.isatty():  # someone is watching: say why nothing happens
+                    messages.say(f"waiting for {what} (approve the request if it asks)...")
+                out, err = process.communicate(timeout=timeout - WAIT_NOTICE_AFTER)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
+    if process.returncode != 0:
+        detail = _shorten(err.decode("utf-8", "replace")) or "no message"
+        raise AwsMfaError(f"{what} failed (exit {process.returncode}): {detail}")
+    return check_code(out.decode("utf-8", "replace"), what)
 
 
-def prompt_code(device: str) -> str:
-    """Ask on the terminal (a few tries), or read one line when stdin is not a terminal."""
+def prompt_code(device: str, *, terminal_only: bool = False) -> str:
+    """Ask on the terminal (a few tries), or read one line when stdin is not a terminal.
+
+    terminal_only (credential_process): stdin and stdout belong to the SDK, so ask through
+    the controlling terminal or not at all.
+    """
+    if terminal_only:
+        try:
+            terminal = open(CONTROLLING_TERMINAL, "r+")  # noqa: SIM115 (closed below)
+        except OSError:
+            raise _no_code_error() from None
+        with terminal:
+            return _ask(terminal, terminal, device)
     stdin = sys.stdin
     if stdin is None or stdin.closed:
         raise _no_code_error()
@@ -460,36 +590,65 @@ def prompt_code(device: str) -> str:
         if not line.strip():
             raise _no_code_error()
         return check_code(line, "standard input")
+    return _ask(stdin, sys.stderr, device)
+
+
+def _ask(answers: TextIO, questions: TextIO, device: str) -> str:
     for _ in range(PROMPT_ATTEMPTS):
-        print(f"MFA code for {device}: ", end="", file=sys.stderr, flush=True)
-        line = stdin.readline()
+        print(f"MFA code for {device}: ", end="", file=questions, flush=True)
+        line = answers.readline()
         if not line:
             raise _no_code_error()
         if CODE_RE.fullmatch(line.strip()):
             return line.strip()
-        print("aws-mfa: that is not a six-digit code; try again", file=sys.stderr)
+        print("aws-mfa: that is not a six-digit code; try again", file=questions, flush=True)
     raise AwsMfaError(f"no six-digit code after {PROMPT_ATTEMPTS} tries")
 
 
 def _no_code_error() -> AwsMfaError:
     return AwsMfaError(
-        "no MFA code: no terminal to ask on and nothing on standard input; pass the code "
-        "on stdin (echo 123456 | aws-mfa) or set the 1Password item with --op-item-name "
-        "(and --op-account)"
+        "no MFA code: no terminal to ask on and nothing on standard input; pass --code, "
+        "set --otp-command, or set the 1Password item with --op-item-name (and --op-account)"
     )
 
 
-def get_code(device: str, op_item: str | None, op_account: str | None, timeout: float, messages: _Messages) -> str:
-    """The MFA code from 1Password when configured, else the prompt or stdin."""
+class Helper(NamedTuple):
+    """An automatic code source: a program that prints the current code."""
+
+    argv: list[str]
+    what: str
+
+
+def automatic_source(otp_command: str | None, op_item: str | None, op_account: str | None) -> Helper | None:
+    if otp_command:
+        import shlex  # only when an OTP command is set
+
+        # POSIX splitting would eat the backslashes of a Windows path.
+        return Helper(shlex.split(otp_command, posix=os.name != "nt"), "the OTP command")
     if op_item:
         argv = ["op", "item", "get", op_item, "--otp"]
-        if op_account:
-            argv += ["--account", op_account]
+        return Helper([*argv, "--account", op_account] if op_account else argv, "1Password")
+    return None
+
+
+def get_code(
+    given: str | None,
+    helper: Helper | None,
+    device: str,
+    timeout: float,
+    messages: _Messages,
+    *,
+    terminal_only: bool = False,
+) -> tuple[str, bool]:
+    """The code and whether it came from a program (which can be asked again)."""
+    if given:
+        return given, False
+    if helper:
         try:
-            return run_helper(argv, timeout, "1Password")
+            return run_helper(helper.argv, timeout, helper.what, messages), True
         except AwsMfaError as error:
             messages.warn(f"{error}; asking for the code instead")
-    return prompt_code(device)
+    return prompt_code(device, terminal_only=terminal_only), False
 
 
 def imds_region(env: Mapping[str, str], budget: float = IMDS_BUDGET) -> str | None:
@@ -533,11 +692,8 @@ def _imds_fetch_region(endpoint: str, timeout: float) -> str | None:
         connection.close()
 
 
-def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> STSClient:
-    """An STS client that signs with the long-term keys only and never retries."""
+def _botocore_session(credentials_path: str, long_name: str, region: str | None) -> Any:
     import botocore.session  # imported here: help, status and the skip path stay fast
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError
 
     session = botocore.session.Session()
     # Naming the long-term profile, in the file we read, keeps an AWS_PROFILE that names
@@ -547,33 +703,74 @@ def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentia
     # Without a region, "legacy" maps us-east-1 to the global sts.amazonaws.com and signs
     # for us-east-1 (botocore's "aws-global" would sign for "aws-global" at an override URL).
     session.set_config_variable("sts_regional_endpoints", "regional" if region else "legacy")
-    config = Config(
+    return session
+
+
+def _client_config() -> Any:
+    from botocore.config import Config
+
+    return Config(
         connect_timeout=STS_CONNECT_TIMEOUT,
         read_timeout=STS_READ_TIMEOUT,
         # One attempt: a retry would replay a one-time code that STS has already seen.
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
+
+
+def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> STSClient:
+    """An STS client that signs with the long-term keys only and never retries."""
+    from botocore.exceptions import BotoCoreError
+
     try:
-        client = session.create_client(
+        client = _botocore_session(credentials_path, long_name, region).create_client(
             "sts",
             region_name=region or "us-east-1",
             aws_access_key_id=keys.access_key_id,
             aws_secret_access_key=keys.secret_access_key,
             aws_session_token=None,
-            config=config,
+            config=_client_config(),
         )
     except BotoCoreError as error:
         raise AwsMfaError(f"cannot set up the STS client: {_shorten(str(error))}") from None
     return cast("STSClient", client)
 
 
-def get_session_token(client: STSClient, device: str, code: str, duration: int, long_name: str) -> SessionCredentials:
+class Request(NamedTuple):
+    """What to ask STS for: a session (GetSessionToken) or a role (AssumeRole)."""
+
+    device: str
+    duration: int
+    role: str | None = None
+    role_session_name: str | None = None
+    external_id: str | None = None
+
+
+class CodeRejected(AwsMfaError):
+    """STS refused the one-time code itself; a program that gave it may be asked again."""
+
+
+def request_session(client: STSClient, request: Request, code: str, long_name: str) -> SessionCredentials:
+    """One STS call with the code; its credentials, or AwsMfaError in plain words."""
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
     from botocore.parsers import ResponseParserError
 
     try:
-        response = client.get_session_token(DurationSeconds=duration, SerialNumber=device, TokenCode=code)
+        response: GetSessionTokenResponseTypeDef | AssumeRoleResponseTypeDef
+        if request.role:
+            extra = {"ExternalId": request.external_id} if request.external_id else {}
+            response = client.assume_role(
+                RoleArn=request.role,
+                RoleSessionName=request.role_session_name or "aws-mfa",
+                DurationSeconds=request.duration,
+                SerialNumber=request.device,
+                TokenCode=code,
+                **extra,  # type: ignore[arg-type]
+            )
+        else:
+            response = client.get_session_token(
+                DurationSeconds=request.duration, SerialNumber=request.device, TokenCode=code
+            )
         credentials = response["Credentials"]
         return SessionCredentials(
             credentials["AccessKeyId"],
@@ -582,7 +779,8 @@ def get_session_token(client: STSClient, device: str, code: str, duration: int, 
             credentials["Expiration"].astimezone(timezone.utc),
         )
     except ClientError as error:
-        raise AwsMfaError(_explain_client_error(error, device, long_name)) from None
+        explained = _explain_client_error(error, request.device, long_name)
+        raise (CodeRejected if explained == CODE_REJECTED else AwsMfaError)(explained) from None
     except BotoCoreError as error:
         raise AwsMfaError(_explain_botocore_error(error)) from None
     except (ResponseParserError, KeyError, TypeError, AttributeError):
@@ -599,11 +797,13 @@ def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
     message = _shorten(details.get("Message") or "")
     lowered = message.lower()
     if "invalid mfa one time pass code" in lowered:
-        return "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again"
+        return CODE_REJECTED
     if "mfa serial number" in lowered or "unable to validate mfa code" in lowered:
         return f"STS does not accept MFA device {device} for this access key; check aws_mfa_device in [{long_name}]"
     if "session credentials" in lowered:
         return f"[{long_name}] holds session credentials; STS needs the IAM user's long-term access key there"
+    if "maxsessionduration" in lowered:
+        return "the role allows shorter sessions than asked; pass a shorter --duration (e.g. 1h) or raise its maximum"
     if code == "InvalidClientTokenId":
         return f"STS does not know the access key in [{long_name}] (wrong, deleted or inactive); check it in IAM"
     if code == "SignatureDoesNotMatch":
@@ -611,6 +811,38 @@ def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
     if code == "ExpiredToken":
         return f"the credentials in [{long_name}] have expired; put a long-term access key there"
     return f"STS refused: {code or 'error'}: {message or 'no message'}"
+
+
+def discover_device(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> str:
+    """The one usable MFA device of the key's user, from iam:ListMFADevices."""
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError
+
+    where = f"pass --device or add aws_mfa_device to [{long_name}]"
+    try:
+        client = _botocore_session(credentials_path, long_name, region).create_client(
+            "iam",
+            region_name=region or "us-east-1",
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            aws_session_token=None,
+            config=_client_config(),
+        )
+        devices = client.list_mfa_devices()["MFADevices"]
+    except ClientError as error:
+        reason = error.response.get("Error", {}).get("Code") or "error"
+        raise AwsMfaError(f"no MFA device configured and IAM would not list them ({reason}); {where}") from None
+    except BotoCoreError as error:
+        raise AwsMfaError(
+            f"no MFA device configured and IAM could not be asked: {_shorten(str(error))}; {where}"
+        ) from None
+    # FIDO keys (u2f) cannot give a code that STS accepts.
+    usable: list[str] = [device["SerialNumber"] for device in devices if ":u2f/" not in device["SerialNumber"]]
+    if not usable:
+        raise AwsMfaError(f"no MFA device configured, and the user has no virtual or hardware MFA device; {where}")
+    if len(usable) > 1:
+        raise AwsMfaError(f"several MFA devices: {', '.join(usable)}; choose one: {where}")
+    return usable[0]
 
 
 def _explain_botocore_error(error: Exception) -> str:
@@ -739,103 +971,301 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             "[PROFILE-long-term] and writes a session into [PROFILE] of the credentials file."
         ),
     )
-    parser.add_argument(
+    files = parser.add_argument_group("profiles and files")
+    files.add_argument(
         "-c",
         "--credentials-path",
         metavar="PATH",
         default=env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
         help="the credentials file (env AWS_SHARED_CREDENTIALS_FILE; default: %(default)s)",
     )
-    parser.add_argument(
+    files.add_argument(
         "-p",
         "--profile",
         type=profile_name,
         default=env.get("AWS_MFA_PROFILE") or env.get("AWS_PROFILE") or DEFAULT_PROFILE,
         help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE; default: %(default)s)",
     )
-    parser.add_argument(
+    files.add_argument(
         "--long-term-suffix",
         metavar="SUFFIX",
         default=env.get("AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
         help="the long-term profile is PROFILE+SUFFIX (env AWS_MFA_LONG_TERM_SUFFIX; default: %(default)s)",
     )
-    parser.add_argument(
+    session = parser.add_argument_group("the session")
+    session.add_argument(
         "-d",
         "--duration",
         type=parse_duration,
-        default=env.get("AWS_SESSION_DURATION") or str(DEFAULT_DURATION),
-        help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h "
-        "(env AWS_SESSION_DURATION; default: %(default)s)",
+        default=env.get("AWS_SESSION_DURATION") or None,
+        help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
+        + (env.get("AWS_SESSION_DURATION") or f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role")
+        + ")",
     )
-    parser.add_argument(
+    session.add_argument(
+        "--region",
+        default=None,
+        help="STS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profiles' region, instance metadata, "
+        "else the global endpoint)",
+    )
+    session.add_argument(
+        "--assume-role",
+        metavar="ARN",
+        default=env.get("AWS_MFA_ASSUME_ROLE") or None,
+        help="call AssumeRole with MFA instead of GetSessionToken (env AWS_MFA_ASSUME_ROLE; default: %(default)s)",
+    )
+    session.add_argument(
+        "--role-session-name", metavar="NAME", default=None, help="with --assume-role (default: aws-mfa-USER)"
+    )
+    session.add_argument("--external-id", metavar="ID", default=None, help="with --assume-role, if the role wants one")
+    session.add_argument("-f", "--force", action="store_true", help="refresh even if the session is still valid")
+    session.add_argument(
+        "--min-remaining",
+        metavar="DURATION",
+        type=parse_min_remaining,
+        default=env.get("AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
+        help="keep a session that has more than this left (env AWS_MFA_MIN_REMAINING; default: %(default)s)",
+    )
+    code = parser.add_argument_group("the MFA device and code")
+    code.add_argument(
         "--device",
         metavar="SERIAL",
         default=None,
-        help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: aws_mfa_device in the long-term profile)",
+        help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: aws_mfa_device or mfa_serial of "
+        "the profile, else the one device IAM lists)",
     )
-    parser.add_argument(
+    code.add_argument("-t", "--code", type=code_argument, default=None, help="the six-digit code; nothing is asked")
+    code.add_argument(
+        "--otp-command",
+        metavar="COMMAND",
+        default=env.get("AWS_MFA_OTP_COMMAND") or None,
+        help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
+        "(env AWS_MFA_OTP_COMMAND; default: %(default)s)",
+    )
+    code.add_argument(
         "--op-account",
         metavar="ACCOUNT",
         default=env.get("AWS_MFA_UPDATER_OP_ACCOUNT") or None,
         help="1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: %(default)s)",
     )
-    parser.add_argument(
+    code.add_argument(
         "--op-item-name",
         metavar="ITEM",
         default=env.get("AWS_MFA_UPDATER_OP_ITEM_NAME") or None,
         help="1Password item whose one-time password is the MFA code "
         "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s, ask instead)",
     )
-    loudness = parser.add_mutually_exclusive_group()
+    code.add_argument(
+        "--otp-timeout",
+        metavar="SECONDS",
+        type=parse_timeout,
+        default=env.get("AWS_MFA_OTP_TIMEOUT") or str(DEFAULT_OTP_TIMEOUT),
+        help="how long 1Password or the OTP command may take (env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
+    )
+    modes = parser.add_argument_group("instead of a plain refresh").add_mutually_exclusive_group()
+    modes.add_argument("--status", action="store_true", help="print the session's state; exit 0 if valid, else 1")
+    modes.add_argument("--env", action="store_true", help="refresh if due, then print export lines for eval")
+    modes.add_argument(
+        "--credential-process", action="store_true", help="refresh if due, then print credential_process JSON"
+    )
+    modes.add_argument("--dry-run", action="store_true", help="print what would be done; ask, call and write nothing")
+    output = parser.add_argument_group("messages")
+    loudness = output.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
     loudness.add_argument("-v", "--verbose", action="store_true", help="also say where each setting came from")
-    parser.add_argument("-V", "--version", action="version", version=f"aws-mfa {__version__}")
+    output.add_argument("-V", "--version", action="version", version=f"aws-mfa {__version__}")
     return parser
 
 
-def _refresh(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    messages = _Messages(0 if args.quiet else 2 if args.verbose else 1)
-    path = _expand(args.credentials_path)
-    short_name = args.profile
-    long_name = args.profile + args.long_term_suffix
-    text = read_text(path)
-    assert text is not None  # read_text raises for a missing file unless missing_ok
-    sections = parse_ini(text, path)
+class Plan(NamedTuple):
+    """Everything resolved before anything is asked, called or written."""
+
+    path: str
+    short_name: str
+    long_name: str
+    keys: LongTermKeys
+    device: Source | None
+    region: Source | None
+    code: str | None
+    helper: Helper | None
+    otp_timeout: float
+    request: Request
+    terminal_only: bool
+
+
+def _role_session_name() -> str:
+    import getpass  # only with --assume-role
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container with an unknown uid)
+        user = "user"
+    # RoleSessionName allows [\w+=,.@-], 2 to 64 characters.
+    return re.sub(r"[^\w+=,.@-]", "-", f"aws-mfa-{user}")[:64]
+
+
+def _make_plan(
+    args: argparse.Namespace, env: Mapping[str, str], path: str, sections: Mapping[str, Mapping[str, str]]
+) -> Plan:
+    short_name, long_name = args.profile, args.profile + args.long_term_suffix
     keys = long_term_keys(sections, long_name, path)
-    check_short_term(sections, short_name, keys, path)
     config_path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
     config_text = read_text(config_path, missing_ok=True)
     config = parse_ini(config_text, config_path) if config_text is not None else {}
-    device = mfa_device(args.device, env, config, sections, long_name, short_name)
-    if device is None:
-        raise AwsMfaError(
-            f"no MFA device: add aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME to [{long_name}] "
-            "in the credentials file, or pass --device"
+    role = args.assume_role
+    request = Request(
+        device="",
+        duration=args.duration or (ROLE_DURATION if role else DEFAULT_DURATION),
+        role=role,
+        role_session_name=(args.role_session_name or _role_session_name()) if role else None,
+        external_id=args.external_id if role else None,
+    )
+    return Plan(
+        path=path,
+        short_name=short_name,
+        long_name=long_name,
+        keys=keys,
+        device=mfa_device(args.device, env, config, sections, long_name, short_name),
+        region=configured_region(args.region, env, config, sections, (long_name, short_name)),
+        code=args.code,
+        helper=automatic_source(args.otp_command, args.op_item_name, args.op_account),
+        otp_timeout=args.otp_timeout,
+        request=request,
+        terminal_only=args.credential_process,
+    )
+
+
+def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str:
+    """The --dry-run report."""
+    import shlex  # only for --dry-run
+
+    if plan.code:
+        code = "--code"
+    elif plan.helper:
+        code = f"{plan.helper.what}: {shlex.join(plan.helper.argv)} (the prompt if it fails)"
+    elif plan.terminal_only:
+        code = f"a prompt on {CONTROLLING_TERMINAL}"
+    elif sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty():
+        code = "a prompt on the terminal"
+    else:
+        code = "one line from standard input"
+    request = plan.request
+    call = (
+        f"AssumeRole {request.role} as {request.role_session_name}"
+        + (" with an external id" if request.external_id else "")
+        if request.role
+        else "GetSessionToken"
+    )
+    if kept:
+        left = (kept.expiration - now).total_seconds()
+        refresh = f"not due: valid until {format_local(kept.expiration)} ({format_span(left)} left)"
+    else:
+        refresh = "due"
+    lines = {
+        "credentials file": plan.path,
+        "profiles": f"[{plan.long_name}] -> [{plan.short_name}]",
+        "MFA device": f"{plan.device.value} ({plan.device.origin})" if plan.device else "ask IAM (ListMFADevices)",
+        "region": f"{plan.region.value} ({plan.region.origin})"
+        if plan.region
+        else "none configured: instance metadata, else the global endpoint",
+        "code": code,
+        "call": f"{call} for {request.duration} s",
+        "refresh": refresh,
+    }
+    return "".join(f"{name}: {value}\n" for name, value in lines.items())
+
+
+def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> SessionCredentials:
+    """Ask for the code, call STS, write the short-term section; the new session."""
+    device = plan.device.value if plan.device else ""
+    if not device:
+        device = discover_device(plan.keys, plan.region.value if plan.region else None, plan.long_name, plan.path)
+        messages.say(
+            f"using MFA device {device}; to skip this look-up, add 'aws_mfa_device = {device}' to [{plan.long_name}]"
         )
-    messages.say(f"MFA device: {device.value} ({device.origin})", 2)
-    region = configured_region(env, config, sections, (long_name, short_name))
+    else:
+        messages.say(f"MFA device: {device} ({plan.device.origin if plan.device else ''})", 2)
+    request = plan.request._replace(device=device)
 
     def build_client() -> STSClient:
-        found = region.value if region else imds_region(env)
-        messages.say(f"region: {found or 'none, the global endpoint'} ({region.origin if region else 'metadata'})", 2)
-        return sts_client(keys, found, long_name, path)
+        found = plan.region.value if plan.region else imds_region(env)
+        origin = plan.region.origin if plan.region else "metadata"
+        messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
+        return sts_client(plan.keys, found, plan.long_name, plan.path)
 
     client = _Background(build_client)
-    code = get_code(device.value, args.op_item_name, args.op_account, DEFAULT_OTP_TIMEOUT, messages)
+    code, automatic = get_code(
+        plan.code, plan.helper, device, plan.otp_timeout, messages, terminal_only=plan.terminal_only
+    )
     sts = client.result()
     assert sts is not None  # result() without a timeout waits for the value or raises
-    credentials = get_session_token(sts, device.value, code, args.duration, long_name)
-    values = session_values(credentials)
+    try:
+        credentials = request_session(sts, request, code, plan.long_name)
+    except CodeRejected:
+        if not (automatic and plan.helper):
+            raise
+        # The program may have printed a code at the end of its window: wait for the next.
+        wait = TOTP_PERIOD - time.time() % TOTP_PERIOD + 1
+        messages.say(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")
+        time.sleep(wait)
+        code = run_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)
+        credentials = request_session(sts, request, code, plan.long_name)
+    values = session_values(credentials, request.role)
 
     def compose(current: str) -> str:
-        fresh = parse_ini(current, path)
-        check_short_term(fresh, short_name, long_term_keys(fresh, long_name, path), path)
-        new_text = splice_section(current, short_name, values)
-        verify_splice(fresh, new_text, short_name, values, path)
+        fresh = parse_ini(current, plan.path)
+        check_short_term(fresh, plan.short_name, long_term_keys(fresh, plan.long_name, plan.path), plan.path)
+        new_text = splice_section(current, plan.short_name, values)
+        verify_splice(fresh, new_text, plan.short_name, values, plan.path)
         return new_text
 
-    write_atomically(path, compose)
-    messages.say(f"[{short_name}] is valid until {format_local(credentials.expiration)}")
+    write_atomically(plan.path, compose)
+    return credentials
+
+
+def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
+    session = session_in(section)
+    if session is None:
+        print(f"[{name}] has no session")
+        return 1
+    left = (session.expiration - now).total_seconds()
+    if left <= 0:
+        print(f"[{name}] expired at {format_local(session.expiration)}")
+        return 1
+    print(f"[{name}] valid until {format_local(session.expiration)} ({format_span(left)} left)")
+    return 0
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    output_mode = args.env or args.credential_process
+    messages = _Messages(0 if args.quiet else 2 if args.verbose else 1)
+    path = _expand(args.credentials_path)
+    now = datetime.now(timezone.utc)
+    text = read_text(path)
+    assert text is not None  # read_text raises for a missing file unless missing_ok
+    sections = parse_ini(text, path)
+    if args.status:
+        return _status(args.profile, sections.get(args.profile), now)
+    long_name = args.profile + args.long_term_suffix
+    check_short_term(sections, args.profile, long_term_keys(sections, long_name, path), path)
+    kept = None if args.force else still_valid(sections.get(args.profile), args.assume_role, args.min_remaining, now)
+    if kept and not args.dry_run:
+        # The skip path: no config file, no boto, no helper.
+        left = format_span((kept.expiration - now).total_seconds())
+        until = f"valid until {format_local(kept.expiration)} ({left} left)"
+        messages.say(f"[{args.profile}] is still {until}; --force refreshes", 2 if output_mode else 1)
+        session = kept
+    else:
+        plan = _make_plan(args, env, path, sections)
+        if args.dry_run:
+            print(_describe(plan, kept, now), end="")
+            return 0
+        session = _refresh(plan, env, messages)
+        messages.say(f"[{args.profile}] is valid until {format_local(session.expiration)}", 2 if output_mode else 1)
+    if args.env:
+        print(env_lines(session), end="")
+    elif args.credential_process:
+        print(credential_process_json(session))
     return 0
 
 
@@ -843,7 +1273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = os.environ
     args = _build_parser(env).parse_args(argv)
     try:
-        return _refresh(args, env)
+        return _run(args, env)
     except AwsMfaError as error:
         print(f"aws-mfa: error: {error}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ import stat
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ class StubServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.routes: dict[tuple[str, str], Answer] = {}
+        self.actions: dict[str, Answer] = {}
         self.default = Answer(500, "no answer set")
         self.release = threading.Event()
         stub = self
@@ -63,7 +65,8 @@ class StubServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
                 stub.requests.append(Request(self.command, self.path, dict(self.headers), body))
-                answer = stub.routes.get((self.command, self.path), stub.default)
+                action = dict(urllib.parse.parse_qsl(body)).get("Action", "")
+                answer = stub.actions.get(action) or stub.routes.get((self.command, self.path), stub.default)
                 if answer.hang:
                     stub.release.wait(30)
                     return
@@ -123,6 +126,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     (home / ".aws").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # A net under every test: a call no test pointed anywhere goes to a closed loopback port, never to AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     credentials = home / ".aws" / "credentials"
     config = home / ".aws" / "config"
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
@@ -160,6 +165,7 @@ def sts(home: Home, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def stub(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     server = StubServer()
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", server.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", server.url)
     yield server
     server.close()
 

@@ -149,8 +149,8 @@ def test_1password_failure_without_any_other_source_is_one_error(
         1,
         "",
         "aws-mfa: warning: 1Password failed (exit 1): no message; asking for the code instead\n"
-        "aws-mfa: error: no MFA code: no terminal to ask on and nothing on standard input; pass the code on stdin "
-        "(echo 123456 | aws-mfa) or set the 1Password item with --op-item-name (and --op-account)\n",
+        "aws-mfa: error: no MFA code: no terminal to ask on and nothing on standard input; pass --code, set "
+        "--otp-command, or set the 1Password item with --op-item-name (and --op-account)\n",
     )
     assert session_stub.requests == []
 

@@ -301,12 +301,6 @@ REFUSED = [
         "to the long-term section (or delete them) and run again",
         id="short-term-holds-other-long-term-keys",
     ),
-    pytest.param(
-        f"[default-long-term]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n",
-        "no MFA device: add aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME to [default-long-term] in the "
-        "credentials file, or pass --device",
-        id="no-device",
-    ),
 ]
 
 

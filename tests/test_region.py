@@ -203,7 +203,10 @@ def test_metadata_default_endpoints(monkeypatch: pytest.MonkeyPatch, env: dict[s
         pytest.param("us-gov-west-1", "https://sts.us-gov-west-1.amazonaws.com", id="govcloud"),
     ],
 )
-def test_endpoint_follows_the_region_and_its_partition(home: Home, region: str | None, url: str) -> None:
+def test_endpoint_follows_the_region_and_its_partition(
+    home: Home, monkeypatch: pytest.MonkeyPatch, region: str | None, url: str
+) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
     home.credentials.write_text(LONG_TERM)
     keys = aws_mfa.LongTermKeys(LONG_KEY, "secret")
 
