@@ -577,11 +577,11 @@ def prompt_code(device: str, *, terminal_only: bool = False) -> str:
     """
     if terminal_only:
         try:
-            terminal = open(CONTROLLING_TERMINAL, "r+")  # noqa: SIM115 (closed below)
+            # Two streams: a terminal cannot be opened "r+" (it cannot seek).
+            with open(CONTROLLING_TERMINAL) as answers, open(CONTROLLING_TERMINAL, "w") as questions:
+                return _ask(answers, questions, device)
         except OSError:
             raise _no_code_error() from None
-        with terminal:
-            return _ask(terminal, terminal, device)
     stdin = sys.stdin
     if stdin is None or stdin.closed:
         raise _no_code_error()
@@ -1143,8 +1143,6 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str
         code = "--code"
     elif plan.helper:
         code = f"{plan.helper.what}: {shlex.join(plan.helper.argv)} (the prompt if it fails)"
-    elif plan.terminal_only:
-        code = f"a prompt on {CONTROLLING_TERMINAL}"
     elif sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty():
         code = "a prompt on the terminal"
     else:

@@ -56,6 +56,7 @@ class StubServer:
         self.requests: list[Request] = []
         self.routes: dict[tuple[str, str], Answer] = {}
         self.actions: dict[str, Answer] = {}
+        self.queue: list[Answer] = []  # answered first, one request each
         self.default = Answer(500, "no answer set")
         self.release = threading.Event()
         stub = self
@@ -66,7 +67,11 @@ class StubServer:
                 body = self.rfile.read(length).decode()
                 stub.requests.append(Request(self.command, self.path, dict(self.headers), body))
                 action = dict(urllib.parse.parse_qsl(body)).get("Action", "")
-                answer = stub.actions.get(action) or stub.routes.get((self.command, self.path), stub.default)
+                answer = (
+                    (stub.queue.pop(0) if stub.queue else None)
+                    or stub.actions.get(action)
+                    or stub.routes.get((self.command, self.path), stub.default)
+                )
                 if answer.hang:
                     stub.release.wait(30)
                     return
@@ -88,20 +93,25 @@ class StubServer:
         self.thread.start()
 
     def sts_error(self, code: str, message: str, status: int = 403) -> None:
-        self.default = Answer(
+        self.default = self.error(code, message, status)
+
+    @staticmethod
+    def error(code: str, message: str, status: int = 403) -> Answer:
+        return Answer(
             status,
             f'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
             f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
         )
 
-    def sts_session(self, key: str, secret: str, token: str, expiration: str) -> None:
+    def sts_session(self, key: str, secret: str, token: str, expiration: str, action: str = "GetSessionToken") -> None:
+        extra = "<AssumedRoleUser><AssumedRoleId>AROA:x</AssumedRoleId><Arn>arn:aws:sts::1:assumed-role/r/x</Arn>"
         self.default = Answer(
             200,
-            '<GetSessionTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetSessionTokenResult>'
+            f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
             f"<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
             f"<SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration></Credentials>"
-            "</GetSessionTokenResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
-            "</GetSessionTokenResponse>",
+            + (extra + "</AssumedRoleUser>" if action == "AssumeRole" else "")
+            + f"</{action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>",
         )
 
     def close(self) -> None:
