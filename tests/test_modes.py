@@ -556,7 +556,7 @@ def test_dry_run_touches_nothing(
         f"credentials file: {home.credentials}\nprofiles: [default-long-term] -> [default]\n"
         f"MFA device: {DEVICE} (aws_mfa_device in [default-long-term])\nregion: eu-west-1 (AWS_REGION)\n"
         "code: 1Password: op item get 'AWS prod' --otp (the prompt if it fails)\n"
-        f"call: AssumeRole {ROLE} as aws-mfa-{os.environ.get('USER') or __import__('getpass').getuser()} with an "
+        f"call: AssumeRole {ROLE} as aws-mfa-{__import__('getpass').getuser()} with an "
         "external id for 3600 s\nrefresh: due\n",
         "",
     )
@@ -610,3 +610,84 @@ def test_region_flag_beats_environment(
 
     assert run(capsys, "--region", "ap-northeast-1", "-t", "123456") == (0, "", VALID_UNTIL)
     assert "/ap-northeast-1/sts/" in session_stub.requests[0].headers["Authorization"]
+
+
+def test_otp_timeout_must_be_a_number(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--otp-timeout", "soon"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "aws-mfa: error: argument --otp-timeout: 'soon' is not a number of seconds from 0 to 3600\n"
+    )
+
+
+def test_slow_helper_without_a_terminal_is_waited_for_silently(
+    session_stub: StubServer, fake_bin: FakeBin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_bin("otp", "time.sleep(1.3)\nprint('778899')")
+
+    assert run(capsys, "--otp-command", "otp", "--otp-timeout", "10") == (0, "", VALID_UNTIL)
+    assert params(session_stub.requests[0].body)["TokenCode"] == "778899"
+
+
+def test_slow_helper_says_what_it_waits_for_on_a_terminal(
+    session_stub: StubServer, home: Home, fake_bin: FakeBin
+) -> None:
+    import pty
+
+    fake_bin("otp", "time.sleep(1.3)\nprint('778899')")
+    master, slave = pty.openpty()
+    script = Path(sys.executable).with_name("aws-mfa")
+
+    process = subprocess.run(
+        [str(script), "--otp-command", "otp", "--otp-timeout", "10"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        check=False,
+        timeout=30,
+    )
+
+    os.close(slave)
+    shown = os.read(master, 10000).decode()
+    os.close(master)
+    assert (process.returncode, process.stdout) == (0, b"")
+    assert shown == (
+        "aws-mfa: waiting for the OTP command (approve the request if it asks)...\r\n"
+        + VALID_UNTIL.replace("\n", "\r\n")
+    )
+
+
+def test_dry_run_with_a_terminal_on_stdin(
+    session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    with open(slave) as terminal:
+        monkeypatch.setattr(sys, "stdin", terminal)
+        code, out, err = aws_mfa.main(["--dry-run"]), *capsys.readouterr()
+    os.close(master)
+
+    assert (code, err) == (0, "")
+    assert "code: a prompt on the terminal\n" in out
+
+
+def test_role_session_name_for_a_user_without_a_name(
+    session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pwd
+
+    def unknown(uid: int) -> None:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    # A uid with no passwd entry and no USER/LOGNAME, as in some containers; the venv's
+    # interpreter is not reachable by another uid here, so the user database is what fails.
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+
+    code, out, err = run(capsys, "--dry-run", "--assume-role", ROLE)
+
+    assert (code, err) == (0, "")
+    assert f"call: AssumeRole {ROLE} as aws-mfa-user for 3600 s\n" in out
