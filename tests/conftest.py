@@ -35,6 +35,19 @@ aws_secret_access_key = {LONG_SECRET}
 aws_mfa_device = {DEVICE}
 """
 
+# What the stub STS answers once session_stub has set it up.
+STUB_KEY = "ASIASTUBSESSION00001"
+STUB_SECRET = "stub/session/secret/0000000000000000000000"
+STUB_TOKEN = "STUBTOKEN+session/token=="
+STUB_EXPIRATION = "2026-11-29T02:00:00Z"
+SESSION = f"""aws_access_key_id = {STUB_KEY}
+aws_secret_access_key = {STUB_SECRET}
+aws_session_token = {STUB_TOKEN}
+aws_security_token = {STUB_TOKEN}
+expiration = {STUB_EXPIRATION}
+"""
+VALID_UNTIL = "aws-mfa: [default] is valid until 2026-11-29 02:00:00 UTC\n"
+
 
 class Request(NamedTuple):
     method: str
@@ -178,6 +191,14 @@ def stub(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
     monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", server.url)
     yield server
     server.close()
+
+
+@pytest.fixture
+def session_stub(stub: StubServer, home: Home) -> StubServer:
+    """The stub STS answering with a fixed session, and a credentials file with the long-term keys."""
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    home.credentials.write_text(LONG_TERM)
+    return stub
 
 
 @pytest.fixture

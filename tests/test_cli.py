@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import LONG_TERM
+from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
-from test_refresh import STUB_EXPIRATION
-from test_refresh import STUB_KEY
-from test_refresh import STUB_SECRET
-from test_refresh import STUB_TOKEN
-from test_refresh import VALID_UNTIL
 from test_refresh import run
 
 import aws_mfa
-
-
-@pytest.fixture
-def session_stub(stub: StubServer, home: Home) -> StubServer:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
-    home.credentials.write_text(LONG_TERM)
-    return stub
 
 
 def sent_duration(stub: StubServer) -> int:

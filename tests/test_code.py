@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import DEVICE
 from conftest import LONG_TERM
+from conftest import SESSION
+from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
-from test_refresh import SESSION
-from test_refresh import VALID_UNTIL
 from test_refresh import run
 
 import aws_mfa
@@ -29,18 +29,6 @@ OP_RECORDING = """
 with open(os.environ["OP_LOG"], "w") as log:
     json.dump({"argv": sys.argv[1:], "stdin": sys.stdin.read()}, log)
 """
-
-
-@pytest.fixture
-def session_stub(stub: StubServer, home: Home) -> StubServer:
-    from test_refresh import STUB_EXPIRATION
-    from test_refresh import STUB_KEY
-    from test_refresh import STUB_SECRET
-    from test_refresh import STUB_TOKEN
-
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
-    home.credentials.write_text(LONG_TERM)
-    return stub
 
 
 def token_code(stub: StubServer) -> str:

@@ -21,28 +21,21 @@ from conftest import LONG_TERM
 from conftest import MOTO_KEY
 from conftest import MOTO_SECRET
 from conftest import MOTO_TOKEN
+from conftest import SESSION
+from conftest import STUB_EXPIRATION
+from conftest import STUB_KEY
+from conftest import STUB_SECRET
+from conftest import STUB_TOKEN
+from conftest import VALID_UNTIL
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
-from test_refresh import SESSION
-from test_refresh import STUB_EXPIRATION
-from test_refresh import STUB_KEY
-from test_refresh import STUB_SECRET
-from test_refresh import STUB_TOKEN
-from test_refresh import VALID_UNTIL
 from test_refresh import run
 
 import aws_mfa
 
 FakeBin = Callable[[str, str], Path]
 ROLE = "arn:aws:iam::123456789012:role/admin"
-
-
-@pytest.fixture
-def session_stub(stub: StubServer, home: Home) -> StubServer:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
-    home.credentials.write_text(LONG_TERM)
-    return stub
 
 
 def params(request_body: str) -> dict[str, str]:

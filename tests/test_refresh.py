@@ -15,23 +15,17 @@ from conftest import LONG_TERM
 from conftest import MOTO_KEY
 from conftest import MOTO_SECRET
 from conftest import MOTO_TOKEN
+from conftest import SESSION
+from conftest import STUB_EXPIRATION
+from conftest import STUB_KEY
+from conftest import STUB_SECRET
+from conftest import STUB_TOKEN
+from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
 from conftest import secrets_in
 
 import aws_mfa
-
-STUB_KEY = "ASIASTUBSESSION00001"
-STUB_SECRET = "stub/session/secret/0000000000000000000000"
-STUB_TOKEN = "STUBTOKEN+session/token=="
-STUB_EXPIRATION = "2026-11-29T02:00:00Z"
-SESSION = f"""aws_access_key_id = {STUB_KEY}
-aws_secret_access_key = {STUB_SECRET}
-aws_session_token = {STUB_TOKEN}
-aws_security_token = {STUB_TOKEN}
-expiration = {STUB_EXPIRATION}
-"""
-VALID_UNTIL = "aws-mfa: [default] is valid until 2026-11-29 02:00:00 UTC\n"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -47,12 +41,6 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str, stdin: str | None = None
     out, err = capsys.readouterr()
     assert not secrets_in(out + err)
     return code, out, err
-
-
-@pytest.fixture
-def session_stub(stub: StubServer) -> StubServer:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
-    return stub
 
 
 PRESERVED = [
@@ -182,6 +170,7 @@ def test_symlink_stays_a_symlink_and_mode_is_kept(
     target.parent.mkdir()
     target.write_text(LONG_TERM)
     target.chmod(0o640)
+    home.credentials.unlink()
     home.credentials.symlink_to(target)
 
     assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)

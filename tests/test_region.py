@@ -9,23 +9,13 @@ from collections.abc import Iterator
 import pytest
 from conftest import LONG_KEY
 from conftest import LONG_TERM
+from conftest import VALID_UNTIL
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
-from test_refresh import STUB_EXPIRATION
-from test_refresh import STUB_KEY
-from test_refresh import STUB_SECRET
-from test_refresh import STUB_TOKEN
-from test_refresh import VALID_UNTIL
 from test_refresh import run
 
 import aws_mfa
-
-
-@pytest.fixture
-def session_stub(stub: StubServer, home: Home) -> StubServer:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
-    return stub
 
 
 def signed_region(stub: StubServer) -> str:

@@ -13,12 +13,12 @@ import pytest
 from conftest import DEVICE
 from conftest import LONG_TERM
 from conftest import MOTO_KEY
+from conftest import STUB_EXPIRATION
+from conftest import STUB_KEY
+from conftest import STUB_SECRET
+from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
-from test_refresh import STUB_EXPIRATION
-from test_refresh import STUB_KEY
-from test_refresh import STUB_SECRET
-from test_refresh import STUB_TOKEN
 from test_refresh import run
 
 import aws_mfa
