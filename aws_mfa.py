@@ -520,24 +520,35 @@ class _Background(Generic[T]):
         return self._value
 
 
-def read_text(path: str, *, missing_ok: bool = False) -> str | None:
-    """A credentials/config file as text; None if missing and that is fine."""
+def read_bytes(path: str) -> bytes | None:
+    """A file's bytes; None if it does not exist; AwsMfaError if it cannot be read."""
     try:
         with open(path, "rb") as file:
-            data = file.read()
+            return file.read()
     except FileNotFoundError:
-        if missing_ok:
-            return None
-        raise AwsMfaError(f"{path} does not exist; create it with a [default-long-term] section") from None
+        return None
     except IsADirectoryError:
         raise AwsMfaError(f"{path} is a directory, not a credentials file") from None
     except OSError as error:
         raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+
+
+def decode(data: bytes, path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise AwsMfaError(f"{path}: line {line} is not valid UTF-8; fix the file, nothing was written") from None
+
+
+def read_text(path: str, *, missing_ok: bool = False) -> str | None:
+    """A credentials/config file as text; None if missing and that is fine."""
+    data = read_bytes(path)
+    if data is None:
+        if missing_ok:
+            return None
+        raise AwsMfaError(f"{path} does not exist; create it with a [default-long-term] section")
+    return decode(data, path)
 
 
 def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> str:
@@ -901,14 +912,6 @@ def _fsync_directory(directory: str) -> None:
         os.close(descriptor)
 
 
-def _read_bytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as file:
-            return file.read()
-    except FileNotFoundError:
-        return None
-
-
 def write_atomically(path: str, compose: Callable[[str], str]) -> None:
     """Replace `path` with compose(current text), under a lock, all or nothing.
 
@@ -922,18 +925,21 @@ def write_atomically(path: str, compose: Callable[[str], str]) -> None:
     with _locked(f"{real}.aws-mfa.lock"):
         _remove_stale_temporaries(directory, name)
         for _ in range(WRITE_ATTEMPTS):
-            before = _read_bytes(real)
-            text = read_text(real, missing_ok=True) or ""
-            data = compose(text).encode("utf-8")
-            mode = os.stat(real).st_mode & 0o7777 if before is not None else 0o600
-            descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.aws-mfa-", suffix=".tmp")
+            # One read: the bytes compared before replacing are the bytes composed from.
+            before = read_bytes(real)
+            data = compose(decode(before, real) if before is not None else "").encode("utf-8")
             try:
+                descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.aws-mfa-", suffix=".tmp")
+            except OSError as error:
+                raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
+            try:
+                mode = os.stat(real).st_mode & 0o7777 if before is not None else 0o600
                 with open(descriptor, "wb") as file:
                     file.write(data)
                     file.flush()
                     os.fsync(file.fileno())
                 os.chmod(temporary, mode)
-                if _read_bytes(real) != before:
+                if read_bytes(real) != before:
                     os.unlink(temporary)
                     continue  # someone wrote the file meanwhile: compose again from theirs
                 os.replace(temporary, real)

@@ -7,6 +7,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -111,23 +112,32 @@ def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("failing", ["fsync", "replace", "chmod"])
+@pytest.mark.parametrize(
+    ("module", "failing", "code"),
+    [
+        pytest.param(tempfile, "mkstemp", errno.ENOSPC, id="mkstemp-disk-full"),
+        pytest.param(os, "stat", errno.EACCES, id="stat"),
+        pytest.param(os, "fsync", errno.EIO, id="fsync"),
+        pytest.param(os, "chmod", errno.EIO, id="chmod"),
+        pytest.param(os, "replace", errno.EIO, id="replace"),
+    ],
+)
 def test_failed_write_leaves_the_original_and_no_temporary(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: object, failing: str, code: int
 ) -> None:
     path = tmp_path / "credentials"
     path.write_text("[a]\nk = v\n")
 
-    def fail(*args: object) -> None:
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(code, os.strerror(code))
 
     # A failing disk cannot be had on demand here: inject the error at the step.
-    monkeypatch.setattr(os, failing, fail)
+    monkeypatch.setattr(module, failing, fail)
 
     with pytest.raises(aws_mfa.AwsMfaError) as error:
         aws_mfa.write_atomically(str(path), lambda text: text + "more = 1\n")
 
-    assert str(error.value) == f"cannot write {path}: Input/output error; the file is unchanged"
+    assert str(error.value) == f"cannot write {path}: {os.strerror(code)}; the file is unchanged"
     assert path.read_text() == "[a]\nk = v\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["credentials", "credentials.aws-mfa.lock"]
 
