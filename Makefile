@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint demo clean
 
 $(BIN)/aws-mfa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,6 @@ test: lint
 
 demo: $(BIN)/aws-mfa
 	$(BIN)/python tests/demo.py
-
-bench: $(BIN)/aws-mfa
-	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache
