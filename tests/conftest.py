@@ -229,5 +229,20 @@ def fake_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, 
     return write
 
 
+@pytest.fixture
+def closed_url() -> str:
+    """A loopback URL where nothing listens: connections are refused at once."""
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{unused.getsockname()[1]}"
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
 def secrets_in(text: str) -> list[str]:
     return [secret for secret in (LONG_SECRET, MOTO_SECRET, MOTO_TOKEN) if secret in text]

@@ -20,6 +20,7 @@ from conftest import SESSION
 from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
+from conftest import set_env
 from test_refresh import run
 
 import aws_mfa
@@ -73,8 +74,7 @@ def test_code_from_1password(
 ) -> None:
     fake_bin("op", f"import json\n{OP_RECORDING}\nprint('246810')")
     monkeypatch.setenv("OP_LOG", str(tmp_path / "op.json"))
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
     assert run(capsys, *argv) == (0, "", VALID_UNTIL)
 

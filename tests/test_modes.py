@@ -30,6 +30,7 @@ from conftest import VALID_UNTIL
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
+from conftest import set_env
 from test_refresh import run
 
 import aws_mfa
@@ -91,8 +92,7 @@ def test_valid_session_is_kept_without_asking_or_calling(
     }[form]
     home.credentials.write_text(existing(text))
     fake_bin("op", f"open({str(tmp_path / 'ran')!r}, 'w').close()")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
 
     code, out, err = run(capsys, "--op-item-name", "AWS", *argv)
 

@@ -24,6 +24,7 @@ from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
 from conftest import secrets_in
+from conftest import set_env
 
 import aws_mfa
 
@@ -426,20 +427,15 @@ def test_server_error_is_not_retried(home: Home, stub: StubServer, capsys: pytes
 
 
 def test_unreachable_endpoint_names_the_url(
-    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, closed_url: str
 ) -> None:
-    import socket
-
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", closed_url)
     home.credentials.write_text(LONG_TERM)
 
     assert run(capsys, stdin="123456\n") == (
         1,
         "",
-        f"aws-mfa: error: could not reach STS at http://127.0.0.1:{port}/ (EndpointConnectionError); "
+        f"aws-mfa: error: could not reach STS at {closed_url}/ (EndpointConnectionError); "
         "check the network, region or AWS_ENDPOINT_URL_STS\n",
     )
     assert home.credentials.read_text() == LONG_TERM
@@ -503,8 +499,7 @@ def test_device_sources_in_order(
     config: str,
     device: str,
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
     home.credentials.write_text(content)
     home.config.write_text(config)
 
@@ -598,13 +593,9 @@ def test_verify_splice_accepts_a_removal_and_refuses_garbage(tmp_path: Path) -> 
 
 
 def test_unreachable_proxy(
-    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, closed_url: str
 ) -> None:
-    import socket
-
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        proxy = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    proxy = closed_url
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy)

@@ -13,6 +13,7 @@ from conftest import VALID_UNTIL
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
+from conftest import set_env
 from test_refresh import run
 
 import aws_mfa
@@ -53,8 +54,7 @@ def test_region_sources_in_order(
     region: str,
 ) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    set_env(monkeypatch, env)
     home.config.write_text(config)
     home.credentials.write_text(LONG_TERM + extra)
 
@@ -205,8 +205,5 @@ def test_endpoint_follows_the_region_and_its_partition(
     assert client.meta.endpoint_url == url  # no request is made: the client is only built
 
 
-def test_metadata_refused_connection_is_no_region(home: Home) -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{unused.getsockname()[1]}"
-    assert aws_mfa.imds_region({"AWS_EC2_METADATA_SERVICE_ENDPOINT": url}) is None
+def test_metadata_refused_connection_is_no_region(home: Home, closed_url: str) -> None:
+    assert aws_mfa.imds_region({"AWS_EC2_METADATA_SERVICE_ENDPOINT": closed_url}) is None
