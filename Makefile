@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo clean
+.PHONY: test lint demo bench clean
 
 $(BIN)/aws-mfa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,5 +25,10 @@ test: lint
 demo: $(BIN)/aws-mfa
 	$(BIN)/python tests/demo.py
 
+# Builds .bench/venv (a plain install, as pipx gives users) and times every case; BENCH_ARGS=--with-peer
+# also installs broamski/aws-mfa 0.0.12 for the side-by-side refresh.
+bench: $(BIN)/aws-mfa
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache

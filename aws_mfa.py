@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import configparser
 import contextlib
 import os
@@ -15,19 +16,38 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
 from datetime import timezone
-from typing import TYPE_CHECKING
-from typing import Any
-from typing import Generic
-from typing import NamedTuple
-from typing import TypeVar
-from typing import cast
 
+# `typing` costs about 4 ms of every start (a third of the skip path's own work), so it is
+# imported for the type checker only. mypy treats any TYPE_CHECKING name as typing's.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover (typing only)
+    from typing import Any
+    from typing import NamedTuple
     from typing import TextIO
+    from typing import TypeVar
 
     from mypy_boto3_sts import STSClient
     from mypy_boto3_sts.type_defs import AssumeRoleResponseTypeDef
     from mypy_boto3_sts.type_defs import GetSessionTokenResponseTypeDef
+
+    T = TypeVar("T")
+else:
+
+    class _RecordType(type):
+        """At run time, `class X(NamedTuple)` builds the same collections.namedtuple as typing would."""
+
+        def __new__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, object]) -> type:
+            if not bases:
+                return super().__new__(cls, name, bases, namespace)
+            fields = list(namespace.get("__annotations__", {}))
+            defaults = [namespace[field] for field in fields if field in namespace]
+            record = collections.namedtuple(name, fields, defaults=defaults, module=str(namespace["__module__"]))
+            body = {key: value for key, value in namespace.items() if key not in fields}
+            return type(name, (record,), {**body, "__slots__": ()})
+
+    class NamedTuple(metaclass=_RecordType):
+        pass
+
 
 __version__ = "0.1.0"
 
@@ -66,9 +86,6 @@ SESSION_KEYS = (
     "aws_security_token",
     "expiration",
 )
-T = TypeVar("T")
-
-
 class LongTermKeys(NamedTuple):
     access_key_id: str
     secret_access_key: str
@@ -235,18 +252,44 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def parse_ini(text: str, path: str) -> dict[str, dict[str, str]]:
-    """Sections as botocore reads them (RawConfigParser, strict); [DEFAULT] under its name."""
+class Sections(Mapping[str, Mapping[str, str]]):
+    """The sections as botocore reads them, [DEFAULT] under its name.
+
+    Each is built when first looked at: on the skip path a 20,000-profile file must not
+    cost 20,000 dictionaries for the two sections that are read.
+    """
+
+    def __init__(self, parser: configparser.RawConfigParser) -> None:
+        self._parser = parser
+        self._built: dict[str, dict[str, str]] = {}
+
+    def __getitem__(self, name: str) -> dict[str, str]:
+        if name not in self._built:
+            if name == configparser.DEFAULTSECT and self._parser.defaults():
+                self._built[name] = dict(self._parser.defaults())
+            elif self._parser.has_section(name):
+                self._built[name] = dict(self._parser.items(name))
+            else:
+                raise KeyError(name)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._parser.sections()
+        if self._parser.defaults():
+            yield configparser.DEFAULTSECT
+
+    def __len__(self) -> int:
+        return len(self._parser.sections()) + bool(self._parser.defaults())
+
+
+def parse_ini(text: str, path: str) -> Sections:
+    """Parse as botocore does (RawConfigParser, strict, universal newlines)."""
     parser = configparser.RawConfigParser()
     try:
-        parser.read_string("".join(line.rstrip("\r\n") + "\n" for line in split_lines(text)))
+        parser.read_string(text.replace("\r\n", "\n").replace("\r", "\n"))
     except configparser.Error as error:
         raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
-    sections = {name: dict(parser.items(name)) for name in parser.sections()}
-    defaults = parser.defaults()
-    if defaults:
-        sections[configparser.DEFAULTSECT] = dict(defaults)
-    return sections
+    return Sections(parser)
 
 
 def _describe_parse_error(error: configparser.Error) -> str:
@@ -357,10 +400,10 @@ def verify_splice(
         else:
             target[key] = value
     try:
-        after = parse_ini(new_text, path)
+        after: Mapping[str, Mapping[str, str]] = parse_ini(new_text, path)
     except AwsMfaError:
         after = {}
-    if after != expected:
+    if dict(after) != expected:
         raise AwsMfaError(
             f"{path}: the updated file would not read back as expected around [{section}] "
             "(unusual indentation or [DEFAULT] keys?); nothing was written"
@@ -495,29 +538,33 @@ class _Messages(NamedTuple):
         print(f"aws-mfa: warning: {text}", file=sys.stderr, flush=True)
 
 
-class _Background(Generic[T]):
-    """Runs a function in a daemon thread, so slow imports overlap the wait for a code."""
+def in_background(function: Callable[[], T]) -> Callable[[float | None], T | None]:
+    """Start function in a daemon thread, so slow imports overlap the wait for a code.
 
-    def __init__(self, function: Callable[[], T]) -> None:
-        import threading  # only the refresh path needs threads
+    The returned wait(timeout) gives the value, or None if it is not there in time, and
+    re-raises the function's error.
+    """
+    import threading  # only the refresh path needs threads
 
-        self._value: T | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(function,), daemon=True)
-        self._thread.start()
+    values: list[T] = []
+    errors: list[BaseException] = []
 
-    def _run(self, function: Callable[[], T]) -> None:
+    def run() -> None:
         try:
-            self._value = function()
-        except BaseException as error:  # handed to the caller of result()
-            self._error = error
+            values.append(function())
+        except BaseException as error:  # handed to the caller of wait()
+            errors.append(error)
 
-    def result(self, timeout: float | None = None) -> T | None:
-        """The value; None if it is not there within timeout; re-raises the thread's error."""
-        self._thread.join(timeout)
-        if self._error is not None:
-            raise self._error
-        return self._value
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait(timeout: float | None) -> T | None:
+        thread.join(timeout)
+        if errors:
+            raise errors[0]
+        return values[0] if values else None
+
+    return wait
 
 
 def read_bytes(path: str) -> bytes | None:
@@ -672,9 +719,9 @@ def imds_region(env: Mapping[str, str], budget: float = IMDS_BUDGET) -> str | No
         else IMDS_DEFAULT_ENDPOINT
     )
     # A socket timeout bounds each step, not the whole; the thread's join bounds the whole.
-    probe = _Background(lambda: _imds_fetch_region(endpoint.rstrip("/"), budget))
+    probe = in_background(lambda: _imds_fetch_region(endpoint.rstrip("/"), budget))
     try:
-        return probe.result(budget)
+        return probe(budget)
     except Exception:  # an instance without IMDS is the usual case, not an error
         return None
 
@@ -733,7 +780,7 @@ def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentia
     from botocore.exceptions import BotoCoreError
 
     try:
-        client = _botocore_session(credentials_path, long_name, region).create_client(
+        client: STSClient = _botocore_session(credentials_path, long_name, region).create_client(
             "sts",
             region_name=region or "us-east-1",
             aws_access_key_id=keys.access_key_id,
@@ -743,7 +790,7 @@ def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentia
         )
     except BotoCoreError as error:
         raise AwsMfaError(f"cannot set up the STS client: {_shorten(str(error))}") from None
-    return cast("STSClient", client)
+    return client
 
 
 class Request(NamedTuple):
@@ -969,9 +1016,29 @@ def _expand(path: str) -> str:
     return os.path.expanduser(os.path.expandvars(path))
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, told the width: left to itself it imports shutil (and with it bz2,
+    lzma and zlib, 4 ms) on every start just to ask for the terminal's width."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """shutil.get_terminal_size().columns without shutil: $COLUMNS, stdout's terminal, 80."""
+    with contextlib.suppress(ValueError):
+        if int(os.environ.get("COLUMNS", "0")) > 0:
+            return int(os.environ["COLUMNS"])
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aws-mfa",
+        formatter_class=_HelpFormatter,
         description=(
             "Get temporary AWS credentials with an MFA code: reads the long-term keys of "
             "[PROFILE-long-term] and writes a session into [PROFILE] of the credentials file."
@@ -1197,12 +1264,12 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
         return sts_client(plan.keys, found, plan.long_name, plan.path)
 
-    client = _Background(build_client)
+    client = in_background(build_client)
     code, automatic = get_code(
         plan.code, plan.helper, device, plan.otp_timeout, messages, terminal_only=plan.terminal_only
     )
-    sts = client.result()
-    assert sts is not None  # result() without a timeout waits for the value or raises
+    sts = client(None)
+    assert sts is not None  # without a timeout, waiting ends with the value or raises
     try:
         credentials = request_session(sts, request, code, plan.long_name)
     except CodeRejected:

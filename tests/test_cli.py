@@ -143,3 +143,54 @@ def test_bad_profile_name_is_a_usage_error(home: Home, capsys: pytest.CaptureFix
         aws_mfa.main(["--profile", name])
     assert exit_info.value.code == 2
     assert "aws-mfa: error: argument -p/--profile: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("columns", "terminal", "expected"),
+    [
+        pytest.param("120", None, 120, id="COLUMNS"),
+        pytest.param("wide", None, 80, id="bad-COLUMNS-no-terminal"),
+        pytest.param(None, (33, 100), 100, id="terminal-size"),
+        pytest.param(None, (0, 0), 80, id="terminal-without-size"),
+    ],
+)
+def test_help_width_without_shutil(
+    monkeypatch: pytest.MonkeyPatch, columns: str | None, terminal: tuple[int, int] | None, expected: int
+) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    if columns is not None:
+        monkeypatch.setenv("COLUMNS", columns)
+    master, slave = pty.openpty()
+    try:
+        if terminal is not None:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", terminal[0], terminal[1], 0, 0))
+            with open(slave, "w", closefd=False) as tty:
+                monkeypatch.setattr(sys, "__stdout__", tty)
+                assert aws_mfa._terminal_columns() == expected
+        else:
+            monkeypatch.setattr(sys, "__stdout__", None)
+            assert aws_mfa._terminal_columns() == expected
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_help_is_wrapped_to_the_width(
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    with pytest.raises(SystemExit):
+        aws_mfa.main(["--help"])
+    lines = capsys.readouterr().out.splitlines()
+    # argparse never breaks a bracketed group of the usage line; everything else fits.
+    assert [line for line in lines if len(line) > 58] == [
+        "               [--status | --env | --credential-process | --dry-run]"
+    ]
+    assert "profiles and files:" in lines

@@ -211,3 +211,12 @@ def test_concurrent_runs_on_many_profiles_lose_nothing(home: Home, sts: str) -> 
     parser.read_string(after)
     assert sorted(parser.sections()) == sorted(profiles + [f"{name}-long-term" for name in profiles])
     assert all(parser.get(name, "aws_access_key_id") == MOTO_KEY for name in profiles)
+
+
+def test_sections_read_like_botocore_and_lazily() -> None:
+    sections = aws_mfa.parse_ini("[DEFAULT]\nregion = r\n[a]\nk = 1\n[b]\n", "f")
+
+    assert len(sections) == 3
+    assert list(sections) == ["a", "b", "DEFAULT"]
+    assert dict(sections) == {"a": {"region": "r", "k": "1"}, "b": {"region": "r"}, "DEFAULT": {"region": "r"}}
+    assert "c" not in sections

@@ -1,0 +1,271 @@
+"""`make bench`: aws-mfa's start-up and refresh times against their targets, on loopback only.
+
+Builds a venv with a plain (not editable) install of the project, as pipx gives users, starts
+a stub STS on 127.0.0.1, and runs every case many times, interleaved, timing each run and
+reading its peak memory from wait4(). Prints medians and ratios; exits 1 if a target is
+missed. `--with-peer` also installs broamski/aws-mfa 0.0.12 into its own venv (with this
+venv's boto3) and times the same refresh with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
+from pathlib import Path
+from typing import NamedTuple
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".bench"
+LONG_TERM = (
+    "[default-long-term]\naws_access_key_id = AKIAEXAMPLELONGTERM1\naws_secret_access_key = secret\n"
+    "aws_mfa_device = arn:aws:iam::123456789012:mfa/alice\n"
+)
+OP_DELAY = 0.3
+
+
+class Target(NamedTuple):
+    name: str
+    value: float
+    limit: float | None  # None: reported, no target
+    unit: str = ""
+
+
+def answer_sts() -> http.server.ThreadingHTTPServer:
+    """A stub STS that answers every request with a 12-hour session."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            expiration = (datetime.now(timezone.utc) + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            body = (
+                '<GetSessionTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetSessionTokenResult>'
+                "<Credentials><AccessKeyId>ASIABENCHSESSION0001</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
+                f"<SessionToken>token</SessionToken><Expiration>{expiration}</Expiration></Credentials>"
+                "</GetSessionTokenResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+                "</GetSessionTokenResponse>"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server
+
+
+def make_venv(path: Path, *packages: str) -> Path:
+    python = path / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *packages], check=True
+    )
+    return path / "bin"
+
+
+def home_with(credentials: str) -> str:
+    home = tempfile.mkdtemp(dir=WORK)
+    Path(home, ".aws").mkdir()
+    Path(home, ".aws", "credentials").write_text(credentials)
+    return home
+
+
+def valid_session(profile: str = "default") -> str:
+    expiration = (datetime.now(timezone.utc) + timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"[{profile}]\naws_access_key_id = ASIAOLDSESSION000001\naws_secret_access_key = s\n"
+        f"aws_session_token = t\nexpiration = {expiration}\n"
+    )
+
+
+def run_once(argv: list[str], env: dict[str, str], stdin: str | None = None) -> float:
+    started = time.perf_counter()
+    process = subprocess.run(
+        argv, env=env, input=stdin.encode() if stdin is not None else None, capture_output=True, check=False
+    )
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({process.returncode}): {process.stderr.decode()}")
+    return elapsed
+
+
+# Peak memory comes from wait4() in a small helper process: a child forked from this one
+# (which has boto3 loaded) would report this process's size as its own peak.
+PEAK_RSS = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(os.wait4(child.pid, 0)[2].ru_maxrss)
+"""
+
+
+def peak_rss(python: Path, argv: list[str], env: dict[str, str]) -> int:
+    result = subprocess.run([str(python), "-c", PEAK_RSS, *argv], env=env, capture_output=True, text=True, check=True)
+    return int(result.stdout)
+
+
+def silent_listener() -> socket.socket:
+    """Accepts connections (the kernel's backlog does) and never answers: a hung metadata service."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    return listener
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--runs", type=int, default=21, help="runs of each case (default: %(default)s)")
+    parser.add_argument("--with-peer", action="store_true", help="also time broamski/aws-mfa 0.0.12")
+    args = parser.parse_args(argv)
+
+    WORK.mkdir(exist_ok=True)
+    import boto3
+    import botocore
+
+    pins = [f"boto3=={boto3.__version__}", f"botocore=={botocore.__version__}"]
+    print("building the benchmark venvs (a plain install of this checkout) ...", flush=True)
+    ours = make_venv(WORK / "venv", *pins, str(ROOT))
+    peer = make_venv(WORK / "peer-venv", *pins, "aws-mfa==0.0.12") if args.with_peer else None
+    # pip's console script for aws-mfa is the project's; the peer's lives in its own venv.
+
+    server = answer_sts()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    hung = silent_listener()
+    bin_dir = Path(tempfile.mkdtemp(dir=WORK))
+    op = bin_dir / "op"
+    op.write_text(f"#!/bin/sh\nsleep {OP_DELAY}\necho 123456\n")
+    op.chmod(0o755)
+
+    base_env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    base_env.update(AWS_EC2_METADATA_DISABLED="true", PATH=f"{bin_dir}:{base_env.get('PATH', '')}")
+
+    def env(home: str, **extra: str) -> dict[str, str]:
+        return {**base_env, "HOME": home, **extra}
+
+    valid = home_with(LONG_TERM + valid_session())
+    big = home_with(LONG_TERM + "".join(valid_session(f"p{n}") for n in range(20000)) + valid_session())
+    refresh_home = home_with(LONG_TERM)
+    sts = {"AWS_ENDPOINT_URL_STS": endpoint, "AWS_DEFAULT_REGION": "eu-west-1"}
+    aws_mfa = str(ours / "aws-mfa")
+    minimal = (
+        "import boto3; boto3.client('sts', region_name='eu-west-1', aws_access_key_id='AKIAEXAMPLELONGTERM1', "
+        "aws_secret_access_key='secret').get_session_token(DurationSeconds=43200, "
+        "SerialNumber='arn:aws:iam::123456789012:mfa/alice', TokenCode='123456')"
+    )
+    imds_env = {
+        "AWS_ENDPOINT_URL_STS": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "false",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{hung.getsockname()[1]}",
+    }
+    cases: dict[str, Callable[[], float]] = {
+        "bare python -c pass": lambda: run_once([str(ours / "python"), "-c", "pass"], env(valid)),
+        "aws-mfa --version": lambda: run_once([aws_mfa, "--version"], env(valid)),
+        "skip (still valid)": lambda: run_once([aws_mfa], env(valid)),
+        "--status": lambda: run_once([aws_mfa, "--status"], env(valid)),
+        "--credential-process (cached)": lambda: run_once([aws_mfa, "--credential-process"], env(valid)),
+        "skip, 20,000 profiles": lambda: run_once([aws_mfa], env(big)),
+        "refresh --code": lambda: run_once([aws_mfa, "-f", "--code", "123456"], env(refresh_home, **sts)),
+        "minimal boto3 GetSessionToken": lambda: run_once(
+            [str(ours / "python"), "-c", minimal], env(refresh_home, **sts)
+        ),
+        f"refresh, op takes {OP_DELAY} s": lambda: run_once(
+            [aws_mfa, "-f", "--op-item-name", "AWS"], env(refresh_home, **sts)
+        ),
+        "refresh, metadata hangs": lambda: run_once([aws_mfa, "-f", "--code", "123456"], env(refresh_home, **imds_env)),
+    }
+    botocore_parse = "import sys, botocore.configloader as c; c.raw_config_parse(sys.argv[1])"
+    for label, home in (("1 profile", valid), ("20,000 profiles", big)):
+        path = str(Path(home, ".aws", "credentials"))
+        cases[f"botocore parses {label}"] = lambda path=path: run_once(  # type: ignore[misc]
+            [str(ours / "python"), "-c", botocore_parse, path], env(valid)
+        )
+    if peer is not None:
+        peer_home = home_with(LONG_TERM)
+        cases["broamski/aws-mfa 0.0.12 refresh"] = lambda: run_once(
+            [str(peer / "aws-mfa"), "--force"], env(peer_home, **sts), stdin="123456\n"
+        )
+
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for case in cases.values():  # one warm-up each: page cache, .pyc files
+        case()
+    print(f"timing {len(cases)} cases x {args.runs} runs, interleaved ...", flush=True)
+    for _ in range(args.runs):
+        for name, case in cases.items():
+            times[name].append(case())
+    python = ours / "python"
+    memory_bare = statistics.median(peak_rss(python, [str(python), "-c", "pass"], env(valid)) for _ in range(5))
+    memory_skip = statistics.median(peak_rss(python, [aws_mfa], env(valid)) for _ in range(5))
+    server.shutdown()
+    hung.close()
+
+    median = {name: statistics.median(values) for name, values in times.items()}
+    print(f"\n{'case':34} {'median':>9} {'min':>9}")
+    for name, values in times.items():
+        print(f"{name:34} {median[name] * 1000:7.1f}ms {min(values) * 1000:7.1f}ms")
+    bare = median["bare python -c pass"]
+    targets = [
+        Target("skip / bare python", median["skip (still valid)"] / bare, 1.25),
+        Target("--status / bare python", median["--status"] / bare, 1.25),
+        Target("cached --credential-process / bare", median["--credential-process (cached)"] / bare, 1.25),
+        Target("--version / bare python", median["aws-mfa --version"] / bare, 1.25),
+        Target(
+            "refresh / minimal boto3 program",
+            median["refresh --code"] / median["minimal boto3 GetSessionToken"],
+            0.95,
+        ),
+        Target(
+            f"(refresh with op - with --code) / {OP_DELAY} s",
+            (median[f"refresh, op takes {OP_DELAY} s"] - median["refresh --code"]) / OP_DELAY,
+            0.60,
+        ),
+        Target(
+            "extra time, hung metadata service",
+            median["refresh, metadata hangs"] - median["refresh --code"],
+            0.30,
+            " s",
+        ),
+        Target(
+            "skip 20,000 profiles / skip 1 profile",
+            median["skip, 20,000 profiles"] / median["skip (still valid)"],
+            None,
+        ),
+        Target("peak memory skip / bare python", memory_skip / memory_bare, 1.3),
+    ]
+    ours_parse = median["skip, 20,000 profiles"] - median["skip (still valid)"]
+    botocore_cost = median["botocore parses 20,000 profiles"] - median["botocore parses 1 profile"]
+    targets.append(Target("20,000-profile cost: skip path / botocore's parse", ours_parse / botocore_cost, None))
+    if peer is not None:
+        peer_median = median["broamski/aws-mfa 0.0.12 refresh"]
+        targets.append(Target("refresh / broamski 0.0.12", median["refresh --code"] / peer_median, 0.95))
+    print(f"\n{'figure':44} {'value':>8} {'target':>8}")
+    missed = 0
+    for target in targets:
+        verdict = "" if target.limit is None else ("ok" if target.value <= target.limit else "MISSED")
+        missed += verdict == "MISSED"
+        limit = "-" if target.limit is None else f"<= {target.limit:g}"
+        print(f"{target.name:44} {target.value:8.2f} {limit:>8} {verdict}{target.unit}")
+    print(f"\npeak RSS: bare {memory_bare / 1024:.1f} MiB, skip path {memory_skip / 1024:.1f} MiB")
+    for leftover in WORK.glob("tmp*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
