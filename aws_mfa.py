@@ -21,6 +21,7 @@ from datetime import timezone
 # imported for the type checker only. mypy treats any TYPE_CHECKING name as typing's.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover (typing only)
+    from typing import IO
     from typing import Any
     from typing import NamedTuple
     from typing import TextIO
@@ -61,6 +62,8 @@ MAX_DURATION = 129600
 DEFAULT_OTP_TIMEOUT = 60.0
 MAX_OTP_TIMEOUT = 3600.0
 PROMPT_ATTEMPTS = 3
+HELPER_OUTPUT_LIMIT = 64 * 1024
+MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
 TOTP_PERIOD = 30.0
 CONTROLLING_TERMINAL = "con" if sys.platform == "win32" else "/dev/tty"
@@ -86,6 +89,8 @@ SESSION_KEYS = (
     "aws_security_token",
     "expiration",
 )
+
+
 class LongTermKeys(NamedTuple):
     access_key_id: str
     secret_access_key: str
@@ -571,6 +576,8 @@ def read_bytes(path: str) -> bytes | None:
     """A file's bytes; None if it does not exist; AwsMfaError if it cannot be read."""
     try:
         with open(path, "rb") as file:
+            if os.fstat(file.fileno()).st_size > MAX_FILE_BYTES:
+                raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
             return file.read()
     except FileNotFoundError:
         return None
@@ -581,6 +588,10 @@ def read_bytes(path: str) -> bytes | None:
 
 
 def decode(data: bytes, path: str) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise AwsMfaError(
+            f"{path} starts with a byte-order mark, which botocore cannot read; save it as UTF-8 without BOM"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -601,6 +612,7 @@ def read_text(path: str, *, missing_ok: bool = False) -> str | None:
 def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> str:
     """Run `op` or an OTP program without a shell or stdin; its code, or AwsMfaError."""
     import subprocess  # not needed on the skip, status and help paths
+    import threading
 
     try:
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -608,23 +620,49 @@ def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messag
         raise AwsMfaError(f"{what}: {argv[0]!r} was not found on PATH") from None
     except OSError as error:
         raise AwsMfaError(f"{what}: cannot run {argv[0]!r}: {error.strerror}") from None
-    with process:
+    assert process.stdout is not None  # both are pipes
+    assert process.stderr is not None
+    out, err = bytearray(), bytearray()
+    readers = [
+        threading.Thread(target=_collect, args=(stream, buffer, process.kill), daemon=True)
+        for stream, buffer in ((process.stdout, out), (process.stderr, err))
+    ]
+    for reader in readers:
+        reader.start()
+    try:
         try:
-            try:
-                out, err = process.communicate(timeout=min(WAIT_NOTICE_AFTER, timeout))
-            except subprocess.TimeoutExpired:
-                if timeout <= WAIT_NOTICE_AFTER:
-                    raise
-                if sys.stderr.isatty():  # someone is watching: say why nothing happens
-                    messages.say(f"waiting for {what} (approve the request if it asks)...")
-                out, err = process.communicate(timeout=timeout - WAIT_NOTICE_AFTER)
+            process.wait(min(WAIT_NOTICE_AFTER, timeout))
         except subprocess.TimeoutExpired:
-            process.kill()
-            raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
+            if timeout <= WAIT_NOTICE_AFTER:
+                raise
+            if sys.stderr.isatty():  # someone is watching: say why nothing happens
+                messages.say(f"waiting for {what} (approve the request if it asks)...")
+            process.wait(timeout - WAIT_NOTICE_AFTER)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
+    finally:
+        for reader, stream in zip(readers, (process.stdout, process.stderr), strict=True):
+            # A grandchild may keep the pipe open: then leave its reader, a daemon, behind.
+            reader.join(1.0)
+            if not reader.is_alive():
+                stream.close()
+    if len(out) > HELPER_OUTPUT_LIMIT:
+        raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no code")
     if process.returncode != 0:
         detail = _shorten(err.decode("utf-8", "replace")) or "no message"
         raise AwsMfaError(f"{what} failed (exit {process.returncode}): {detail}")
     return check_code(out.decode("utf-8", "replace"), what)
+
+
+def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> None:
+    """Read a helper's output; one that floods it is killed instead of filling memory."""
+    while chunk := os.read(stream.fileno(), 65536):
+        if len(into) > HELPER_OUTPUT_LIMIT:
+            kill()
+        else:
+            into += chunk
 
 
 def prompt_code(device: str, *, terminal_only: bool = False) -> str:
@@ -954,7 +992,9 @@ def _fsync_directory(directory: str) -> None:
         return
     descriptor = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(descriptor)
+        # The new file is in place by now; some filesystems refuse to sync a directory.
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
     finally:
         os.close(descriptor)
 
@@ -1248,6 +1288,10 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str
 
 def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> SessionCredentials:
     """Ask for the code, call STS, write the short-term section; the new session."""
+    with contextlib.suppress(OSError):
+        mode = os.stat(plan.path).st_mode & 0o777
+        if os.name == "posix" and mode & 0o077:
+            messages.warn(f"{plan.path} can be read by other users (mode {mode:o}); chmod 600 it")
     device = plan.device.value if plan.device else ""
     if not device:
         device = discover_device(plan.keys, plan.region.value if plan.region else None, plan.long_name, plan.path)

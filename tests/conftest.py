@@ -157,11 +157,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
+    umask = os.umask(0o077)  # files the tests write are 0600, as a careful user's are
     with open(os.devnull) as devnull:
         monkeypatch.setattr(sys, "stdin", devnull)
         yield Home(home, credentials, config)
     monkeypatch.undo()
     time.tzset()
+    os.umask(umask)
 
 
 @pytest.fixture(scope="session")

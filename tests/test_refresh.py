@@ -174,7 +174,11 @@ def test_symlink_stays_a_symlink_and_mode_is_kept(
     home.credentials.unlink()
     home.credentials.symlink_to(target)
 
-    assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, stdin="123456\n") == (
+        0,
+        "",
+        f"aws-mfa: warning: {home.credentials} can be read by other users (mode 640); chmod 600 it\n{VALID_UNTIL}",
+    )
 
     assert home.credentials.is_symlink()
     assert os.readlink(home.credentials) == str(target)
