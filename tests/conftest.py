@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+import collections
 import http.server
 import logging
 import os
@@ -247,4 +249,35 @@ def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
 
 
 def secrets_in(text: str) -> list[str]:
-    return [secret for secret in (LONG_SECRET, MOTO_SECRET, MOTO_TOKEN) if secret in text]
+    secrets = (LONG_SECRET, MOTO_SECRET, MOTO_TOKEN, STUB_SECRET, STUB_TOKEN, "oldsecret", "oldtoken")
+    return [secret for secret in secrets if secret in text]
+
+
+# What the reliability campaign ran, summed over the session and printed at its end, so the
+# README's figures come from a run of the suite rather than from prose.
+RELIABILITY: collections.Counter[str] = collections.Counter()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if RELIABILITY:
+        figures = ", ".join(f"{name}: {count}" for name, count in sorted(RELIABILITY.items()))
+        terminalreporter.write_line(f"reliability figures: {figures}")
+
+
+@pytest.fixture(autouse=True)
+def no_secret_printed(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fails a test in which aws-mfa printed a secret, outside --env and --credential-process."""
+    import aws_mfa
+
+    printed: list[str] = []
+
+    def recording_print(*values: object, **options: Any) -> None:
+        printed.append(" ".join(str(value) for value in values))
+        builtins.print(*values, **options)
+
+    # A module global shadows the builtin for every print() in aws_mfa, errors included.
+    monkeypatch.setattr(aws_mfa, "print", recording_print, raising=False)
+    yield
+    if request.node.get_closest_marker("prints_secrets") is None:
+        leaked = [text for text in printed if secrets_in(text)]
+        assert leaked == [], "aws-mfa printed a secret"

@@ -426,6 +426,7 @@ def test_discovery_unreachable(home: Home, capsys: pytest.CaptureFixture[str]) -
 # --- --env and --credential-process ---------------------------------------------
 
 
+@pytest.mark.prints_secrets
 def test_env_output_evaluated_by_sh(session_stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = aws_mfa.main(["--env", "-t", "123456"]), *capsys.readouterr()
 
@@ -455,6 +456,7 @@ def test_env_quotes_hostile_values(capsys: pytest.CaptureFixture[str]) -> None:
     assert shell.stdout == "it's $(rm -rf ~)|`x`|"
 
 
+@pytest.mark.prints_secrets
 def test_env_with_a_valid_session_prints_it_without_refreshing(
     session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -505,6 +507,7 @@ def test_credential_process_without_terminal_fails_clearly(session_stub: StubSer
     assert session_stub.requests == []
 
 
+@pytest.mark.prints_secrets
 def test_credential_process_prompts_on_the_controlling_terminal(
     session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
