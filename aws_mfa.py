@@ -78,6 +78,7 @@ WRITE_ATTEMPTS = 3
 # [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
 CODE_RE = re.compile(r"[0-9]{6}")
 DURATION_RE = re.compile(r"(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?")
+EMPTY_VALUE_RE = re.compile(r"^[^\n=:]*[=:][^\S\n]*$", re.MULTILINE)
 ACCESS_KEY_RE = re.compile(r"\w{16,128}")
 NAIVE_EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"
 CODE_REJECTED = "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again"
@@ -290,11 +291,24 @@ class Sections(Mapping[str, Mapping[str, str]]):
 def parse_ini(text: str, path: str) -> Sections:
     """Parse as botocore does (RawConfigParser, strict, universal newlines)."""
     parser = configparser.RawConfigParser()
+    normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
-        parser.read_string(text.replace("\r\n", "\n").replace("\r", "\n"))
+        parser.read_string(normalized)
     except configparser.Error as error:
         raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
-    return Sections(parser)
+    sections = Sections(parser)
+    # botocore reads a value whose first line is empty as nested `key = value` lines (the
+    # s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "=".
+    # Only an option line with nothing after its delimiter can start one: look for that first.
+    if EMPTY_VALUE_RE.search(normalized):
+        for name, items in sections.items():
+            for key, value in items.items():
+                if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
+                    raise AwsMfaError(
+                        f"{path}: [{name}] {key}: an indented line below it has no '=' (botocore reads such "
+                        "lines as nested keys); fix the file, nothing was written"
+                    )
+    return sections
 
 
 def _describe_parse_error(error: configparser.Error) -> str:
@@ -643,11 +657,9 @@ def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messag
         process.wait()
         raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
     finally:
-        for reader, stream in zip(readers, (process.stdout, process.stderr), strict=True):
-            # A grandchild may keep the pipe open: then leave its reader, a daemon, behind.
+        for reader in readers:
+            # A grandchild may keep the pipe open: then its reader, a daemon, is left behind.
             reader.join(1.0)
-            if not reader.is_alive():
-                stream.close()
     if len(out) > HELPER_OUTPUT_LIMIT:
         raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no code")
     if process.returncode != 0:
@@ -657,12 +669,13 @@ def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messag
 
 
 def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> None:
-    """Read a helper's output; one that floods it is killed instead of filling memory."""
-    while chunk := os.read(stream.fileno(), 65536):
-        if len(into) > HELPER_OUTPUT_LIMIT:
-            kill()
-        else:
-            into += chunk
+    """Read a helper's output until it ends; one that floods it is killed instead of filling memory."""
+    with stream:
+        while chunk := os.read(stream.fileno(), 65536):
+            if len(into) > HELPER_OUTPUT_LIMIT:
+                kill()
+            else:
+                into += chunk
 
 
 def prompt_code(device: str, *, terminal_only: bool = False) -> str:
