@@ -15,6 +15,7 @@ from conftest import LONG_TERM
 from conftest import MOTO_KEY
 from conftest import MOTO_SECRET
 from conftest import MOTO_TOKEN
+from conftest import RELIABILITY
 from conftest import SESSION
 from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
@@ -302,6 +303,7 @@ REFUSED = [
 def test_bad_file_is_refused_before_sts_and_left_alone(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], content: str | None, message: str
 ) -> None:
+    RELIABILITY["hostile inputs"] += 1
     if content is not None:
         home.credentials.write_text(content)
 
@@ -325,6 +327,7 @@ def test_bad_file_is_refused_before_sts_and_left_alone(
 def test_undecodable_file_is_refused(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], content: bytes, message: str
 ) -> None:
+    RELIABILITY["hostile inputs"] += 1
     home.credentials.write_bytes(content)
 
     assert run(capsys, stdin="123456\n") == (
@@ -336,12 +339,14 @@ def test_undecodable_file_is_refused(
 
 
 def test_directory_as_credentials_path(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    RELIABILITY["hostile inputs"] += 1
     home.credentials.mkdir()
 
     assert run(capsys) == (1, "", f"aws-mfa: error: {home.credentials} is a directory, not a credentials file\n")
 
 
 def test_unreadable_file(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    RELIABILITY["hostile inputs"] += 1
     home.credentials.symlink_to(home.credentials)  # a loop: open() fails with ELOOP even for root
 
     assert run(capsys) == (
@@ -352,6 +357,7 @@ def test_unreadable_file(home: Home, stub: StubServer, capsys: pytest.CaptureFix
 
 
 def test_malformed_config_file_is_reported(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    RELIABILITY["hostile inputs"] += 1
     home.credentials.write_text(LONG_TERM)
     home.config.write_text("region = eu-west-1\n")
 
@@ -412,6 +418,7 @@ STS_ERRORS = [
 def test_sts_errors_are_translated_and_the_file_is_unchanged(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], code: str, message: str, expected: str
 ) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
     home.credentials.write_text(LONG_TERM)
     stub.sts_error(code, message)
 
@@ -422,6 +429,7 @@ def test_sts_errors_are_translated_and_the_file_is_unchanged(
 
 
 def test_server_error_is_not_retried(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
     home.credentials.write_text(LONG_TERM)
     stub.sts_error("InternalFailure", "", status=500)
 
@@ -433,6 +441,7 @@ def test_server_error_is_not_retried(home: Home, stub: StubServer, capsys: pytes
 def test_unreachable_endpoint_names_the_url(
     home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, closed_url: str
 ) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", closed_url)
     home.credentials.write_text(LONG_TERM)
 
@@ -448,6 +457,7 @@ def test_unreachable_endpoint_names_the_url(
 def test_hanging_sts_times_out(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
     from conftest import Answer
 
     monkeypatch.setattr(aws_mfa, "STS_READ_TIMEOUT", 0.5)
@@ -562,6 +572,7 @@ def test_invalid_region_is_one_clear_error(
 
 
 def test_unparsable_sts_answer(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
     from conftest import Answer
 
     stub.default = Answer(200, "<html>captive portal</html>")
@@ -576,6 +587,7 @@ def test_unparsable_sts_answer(home: Home, stub: StubServer, capsys: pytest.Capt
 
 
 def test_unparsable_sts_error(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
     from conftest import Answer
 
     stub.default = Answer(200, "<unclosed")
@@ -599,6 +611,7 @@ def test_verify_splice_accepts_a_removal_and_refuses_garbage(tmp_path: Path) -> 
 def test_unreachable_proxy(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, closed_url: str
 ) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
     proxy = closed_url
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
