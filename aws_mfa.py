@@ -625,15 +625,32 @@ def read_text(path: str, *, missing_ok: bool = False) -> str | None:
 
 def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> str:
     """Run `op` or an OTP program without a shell or stdin; its code, or AwsMfaError."""
+    return start_helper(argv, timeout, what, messages)()
+
+
+def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> Callable[[], str]:
+    """Start the program now; the call returned waits for its code (or raises AwsMfaError).
+
+    Started before boto is imported in the background, the program (1Password may take a
+    second) runs while the import does.
+    """
     import subprocess  # not needed on the skip, status and help paths
     import threading
 
     try:
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except FileNotFoundError:
-        raise AwsMfaError(f"{what}: {argv[0]!r} was not found on PATH") from None
     except OSError as error:
-        raise AwsMfaError(f"{what}: cannot run {argv[0]!r}: {error.strerror}") from None
+        reason = (
+            f"{argv[0]!r} was not found on PATH"
+            if isinstance(error, FileNotFoundError)
+            else f"cannot run {argv[0]!r}: {error.strerror}"
+        )
+        failure = AwsMfaError(f"{what}: {reason}")
+
+        def failed() -> str:
+            raise failure
+
+        return failed
     assert process.stdout is not None  # both are pipes
     assert process.stderr is not None
     out, err = bytearray(), bytearray()
@@ -643,29 +660,33 @@ def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messag
     ]
     for reader in readers:
         reader.start()
-    try:
+
+    def finish() -> str:
         try:
-            process.wait(min(WAIT_NOTICE_AFTER, timeout))
+            try:
+                process.wait(min(WAIT_NOTICE_AFTER, timeout))
+            except subprocess.TimeoutExpired:
+                if timeout <= WAIT_NOTICE_AFTER:
+                    raise
+                if sys.stderr.isatty():  # someone is watching: say why nothing happens
+                    messages.say(f"waiting for {what} (approve the request if it asks)...")
+                process.wait(timeout - WAIT_NOTICE_AFTER)
         except subprocess.TimeoutExpired:
-            if timeout <= WAIT_NOTICE_AFTER:
-                raise
-            if sys.stderr.isatty():  # someone is watching: say why nothing happens
-                messages.say(f"waiting for {what} (approve the request if it asks)...")
-            process.wait(timeout - WAIT_NOTICE_AFTER)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-        raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
-    finally:
-        for reader in readers:
-            # A grandchild may keep the pipe open: then its reader, a daemon, is left behind.
-            reader.join(1.0)
-    if len(out) > HELPER_OUTPUT_LIMIT:
-        raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no code")
-    if process.returncode != 0:
-        detail = _shorten(err.decode("utf-8", "replace")) or "no message"
-        raise AwsMfaError(f"{what} failed (exit {process.returncode}): {detail}")
-    return check_code(out.decode("utf-8", "replace"), what)
+            process.kill()
+            process.wait()
+            raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
+        finally:
+            for reader in readers:
+                # A grandchild may keep the pipe open: then its reader, a daemon, is left behind.
+                reader.join(1.0)
+        if len(out) > HELPER_OUTPUT_LIMIT:
+            raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no code")
+        if process.returncode != 0:
+            detail = _shorten(err.decode("utf-8", "replace")) or "no message"
+            raise AwsMfaError(f"{what} failed (exit {process.returncode}): {detail}")
+        return check_code(out.decode("utf-8", "replace"), what)
+
+    return finish
 
 
 def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> None:
@@ -742,9 +763,8 @@ def automatic_source(otp_command: str | None, op_item: str | None, op_account: s
 
 def get_code(
     given: str | None,
-    helper: Helper | None,
+    pending: Callable[[], str] | None,
     device: str,
-    timeout: float,
     messages: _Messages,
     *,
     terminal_only: bool = False,
@@ -752,9 +772,9 @@ def get_code(
     """The code and whether it came from a program (which can be asked again)."""
     if given:
         return given, False
-    if helper:
+    if pending:
         try:
-            return run_helper(helper.argv, timeout, helper.what, messages), True
+            return pending(), True
         except AwsMfaError as error:
             messages.warn(f"{error}; asking for the code instead")
     return prompt_code(device, terminal_only=terminal_only), False
@@ -812,6 +832,9 @@ def _botocore_session(credentials_path: str, long_name: str, region: str | None)
     # Without a region, "legacy" maps us-east-1 to the global sts.amazonaws.com and signs
     # for us-east-1 (botocore's "aws-global" would sign for "aws-global" at an override URL).
     session.set_config_variable("sts_regional_endpoints", "regional" if region else "legacy")
+    # botocore lists every service directory it ships (some 400: 2,700 stat calls, a tenth
+    # of a refresh) only to check that the model it loads is among them; these are.
+    session.get_component("data_loader").list_available_services = lambda type_name: ["sts", "iam"]
     return session
 
 
@@ -1321,10 +1344,10 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
         return sts_client(plan.keys, found, plan.long_name, plan.path)
 
+    helper = plan.helper if not plan.code else None
+    pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
     client = in_background(build_client)
-    code, automatic = get_code(
-        plan.code, plan.helper, device, plan.otp_timeout, messages, terminal_only=plan.terminal_only
-    )
+    code, automatic = get_code(plan.code, pending, device, messages, terminal_only=plan.terminal_only)
     sts = client(None)
     assert sts is not None  # without a timeout, waiting ends with the value or raises
     try:
