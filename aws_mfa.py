@@ -658,23 +658,28 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
         threading.Thread(target=_collect, args=(stream, buffer, process.kill), daemon=True)
         for stream, buffer in ((process.stdout, out), (process.stderr, err))
     ]
-    for reader in readers:
-        reader.start()
+    # Popen.wait(timeout) polls with sleeps of up to 50 ms; a blocking wait in a thread
+    # and an Event report the exit at once.
+    exited = threading.Event()
+
+    def wait_for_exit() -> None:
+        process.wait()
+        exited.set()
+
+    waiter = threading.Thread(target=wait_for_exit, daemon=True)
+    for thread in (*readers, waiter):
+        thread.start()
 
     def finish() -> str:
         try:
-            try:
-                process.wait(min(WAIT_NOTICE_AFTER, timeout))
-            except subprocess.TimeoutExpired:
-                if timeout <= WAIT_NOTICE_AFTER:
-                    raise
+            if not exited.wait(min(WAIT_NOTICE_AFTER, timeout)) and timeout > WAIT_NOTICE_AFTER:
                 if sys.stderr.isatty():  # someone is watching: say why nothing happens
                     messages.say(f"waiting for {what} (approve the request if it asks)...")
-                process.wait(timeout - WAIT_NOTICE_AFTER)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise AwsMfaError(f"{what} gave no code within {timeout:g} s") from None
+                exited.wait(timeout - WAIT_NOTICE_AFTER)
+            if not exited.is_set():
+                process.kill()
+                exited.wait()
+                raise AwsMfaError(f"{what} gave no code within {timeout:g} s")
         finally:
             for reader in readers:
                 # A grandchild may keep the pipe open: then its reader, a daemon, is left behind.
