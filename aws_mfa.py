@@ -66,7 +66,8 @@ HELPER_OUTPUT_LIMIT = 64 * 1024
 MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
 TOTP_PERIOD = 30.0
-CONTROLLING_TERMINAL = "con" if sys.platform == "win32" else "/dev/tty"
+# Where to read the code from, and to write the prompt to, when stdin and stdout are taken.
+CONTROLLING_TERMINAL = ("CONIN$", "CONOUT$") if sys.platform == "win32" else ("/dev/tty", "/dev/tty")
 STS_CONNECT_TIMEOUT = 5.0
 STS_READ_TIMEOUT = 15.0
 IMDS_BUDGET = 0.25
@@ -79,8 +80,7 @@ WRITE_ATTEMPTS = 3
 CODE_RE = re.compile(r"[0-9]{6}")
 DURATION_RE = re.compile(r"(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?")
 EMPTY_VALUE_RE = re.compile(r"^[^\n=:]*[=:][^\S\n]*$", re.MULTILINE)
-ACCESS_KEY_RE = re.compile(r"\w{16,128}")
-NAIVE_EXPIRATION_FORMAT = "%Y-%m-%d %H:%M:%S"
+ACCESS_KEY_RE = re.compile(r"\w{16,128}", re.ASCII)
 CODE_REJECTED = "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again"
 ROLE_KEY = "aws_mfa_role_arn"
 SESSION_KEYS = (
@@ -713,7 +713,8 @@ def prompt_code(device: str, *, terminal_only: bool = False) -> str:
     if terminal_only:
         try:
             # Two streams: a terminal cannot be opened "r+" (it cannot seek).
-            with open(CONTROLLING_TERMINAL) as answers, open(CONTROLLING_TERMINAL, "w") as questions:
+            reading, writing = CONTROLLING_TERMINAL
+            with open(reading) as answers, open(writing, "w") as questions:
                 return _ask(answers, questions, device)
         except OSError:
             raise _no_code_error() from None
