@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import botocore.configloader
 import botocore.exceptions
@@ -214,7 +215,30 @@ def test_sigkill_at_random_moments_leaves_old_or_new(home: Home, session_stub: S
     assert (0, True) in seen or (-signal.SIGKILL, True) in seen  # and some got to write
 
 
-STEPS = [("tempfile", "mkstemp"), ("os", "stat"), ("os", "fsync"), ("os", "chmod"), ("os", "replace")]
+STEPS = [
+    ("tempfile", "mkstemp"),
+    ("os", "stat"),
+    ("aws_mfa", "open"),  # the write of the new text into the temporary file
+    ("os", "fsync"),
+    ("os", "chmod"),
+    ("os", "replace"),
+]
+
+
+class FailingWrites:
+    """The temporary file as a full or broken disk gives it: open works, write fails."""
+
+    def __init__(self, descriptor: int, code: int) -> None:
+        self.descriptor, self.code = descriptor, code
+
+    def __enter__(self) -> FailingWrites:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.descriptor)
+
+    def write(self, data: bytes) -> int:
+        raise OSError(self.code, os.strerror(self.code))
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EIO], ids=["ENOSPC", "EACCES", "EIO"])
@@ -230,7 +254,7 @@ def test_fault_at_each_write_step(
 ) -> None:
     original = f"{LONG_TERM}[other]\nk = v\n"
     home.credentials.write_text(original)
-    real = getattr(sys.modules[module], step)
+    real: Any = getattr(sys.modules[module], step, open)
     modes: list[int] = []
 
     def fail(*args: object, **kwargs: object) -> object:
@@ -238,10 +262,15 @@ def test_fault_at_each_write_step(
             return real(*args, **kwargs)
         if step == "fsync":
             modes.append(os.fstat(args[0]).st_mode & 0o777)  # type: ignore[arg-type]
+        if step == "open":
+            if not isinstance(args[0], int):  # reading the file back is not the step
+                return real(*args, **kwargs)
+            modes.append(os.fstat(args[0]).st_mode & 0o777)
+            return FailingWrites(args[0], code)
         raise OSError(code, os.strerror(code))
 
     # A disk that fails on demand cannot be had here: the error is injected at the step.
-    monkeypatch.setattr(sys.modules[module], step, fail)
+    monkeypatch.setattr(sys.modules[module], step, fail, raising=False)
     RELIABILITY["injected faults"] += 1
 
     result = run(capsys, "--code", "123456")
