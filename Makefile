@@ -1,14 +1,16 @@
 # Everything runs in .venv, made from the first python3 on PATH (>= 3.10).
 PYTHON ?= python3
+# test-min: the oldest Python the project allows, if pyenv has it; else $(PYTHON).
+PYTHON_MIN ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10) $(PYTHON))
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint demo bench clean
+.PHONY: test test-min lint demo bench clean
 
 $(BIN)/aws-mfa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
 lint: $(BIN)/aws-mfa
@@ -22,6 +24,15 @@ test: lint
 	$(BIN)/coverage combine -q || true
 	$(BIN)/coverage report
 
+# The suite once more with every dependency at its declared lower bound (.ci/lower-bounds.txt).
+test-min: .ci/lower-bounds.txt pyproject.toml
+	rm -rf .venv-min
+	$(PYTHON_MIN) -m venv .venv-min
+	.venv-min/bin/python -m pip install --quiet -r .ci/lower-bounds.txt
+	.venv-min/bin/python -m pip install --quiet --no-deps -e .
+	.venv-min/bin/python --version
+	.venv-min/bin/python -m pytest -q -p no:cacheprovider
+
 demo: $(BIN)/aws-mfa
 	$(BIN)/python tests/demo.py
 
@@ -31,4 +42,4 @@ bench: $(BIN)/aws-mfa
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-min .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache

@@ -69,7 +69,7 @@ KEY = st.sampled_from(
         "duration_seconds",
     ]
 )
-VALUE = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="\x7f"), max_size=20).map(
+VALUE = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF).filter(lambda c: c != "\x7f"), max_size=20).map(
     lambda text: text.replace("%", "%%") if text.endswith("%") else text
 )
 COMMENT = st.builds(lambda mark, text: f"{mark}{text}", st.sampled_from(["#", ";", "  #", "\t;"]), VALUE)
