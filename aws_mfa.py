@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import collections
 import configparser
 import contextlib
+import errno
 import os
 import re
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -80,9 +83,19 @@ WRITE_ATTEMPTS = 3
 CODE_RE = re.compile(r"[0-9]{6}")
 DURATION_RE = re.compile(r"(?:(?P<h>[0-9]+)h)?(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?")
 EMPTY_VALUE_RE = re.compile(r"^[^\n=:]*[=:][^\S\n]*$", re.MULTILINE)
+# A key with this many spaces inside is refused (botocore's parser is quadratic in them).
+SPACE_RUN = 16
+SPACE_RUN_RE = re.compile(rf"\S[^\S\n]{{{SPACE_RUN}}}")
 ACCESS_KEY_RE = re.compile(r"\w{16,128}", re.ASCII)
+# The forms STS's API accepts for these parameters, in ASCII.
+DEVICE_RE = re.compile(r"[\w+=/:,.@-]{9,256}", re.ASCII)
+ROLE_RE = re.compile(r"arn:[\w+=/:,.@-]{16,2044}", re.ASCII)
+SESSION_NAME_RE = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+EXTERNAL_ID_RE = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
+SECRET_RE = re.compile(r"[!-~]+")  # printable ASCII, no spaces or line breaks
 CODE_REJECTED = "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again"
 ROLE_KEY = "aws_mfa_role_arn"
+OP_SOURCE = "1Password"
 SESSION_KEYS = (
     "aws_access_key_id",
     "aws_secret_access_key",
@@ -165,14 +178,71 @@ def code_argument(text: str) -> str:
     return text.strip()
 
 
+def _unusable_in_header(text: str) -> bool:
+    """True for text that cannot stand inside a [section] header as written and read back."""
+    if not text.strip() or text != text.strip() or any(c in text for c in "[]\r\n"):
+        return True
+    try:
+        text.encode("utf-8")  # undecodable bytes from the command line arrive as surrogates
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def profile_name(text: str) -> str:
     """argparse type for profile names: non-empty, one line, no brackets, not DEFAULT."""
-    if not text.strip() or text != text.strip() or any(c in text for c in "[]\r\n"):
+    if _unusable_in_header(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a usable profile name")
     if text == configparser.DEFAULTSECT:
         # configparser folds [DEFAULT] into every other section, so it is no profile.
         raise argparse.ArgumentTypeError("DEFAULT is not a profile: it applies to every section")
     return text
+
+
+def long_term_suffix(text: str) -> str:
+    """argparse type for --long-term-suffix: never empty, or the run would write over its own long-term keys."""
+    if _unusable_in_header(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a usable suffix: it must be non-empty, one line, without brackets or outer spaces"
+        )
+    return text
+
+
+def split_command(text: str) -> list[str]:
+    """A command line split as a shell would, to be run without one; ValueError if it is none."""
+    import shlex  # only when a command is set
+
+    # POSIX splitting would eat the backslashes of a Windows path.
+    words = shlex.split(text, posix=os.name != "nt")
+    if not words:
+        raise ValueError("it is empty")
+    return words
+
+
+def command_argument(text: str) -> str:
+    """argparse type for --otp-command: something that splits into a program and its arguments."""
+    try:
+        split_command(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a command line: {str(error).lower()}") from None
+    return text
+
+
+def _aws_value(what: str, pattern: re.Pattern[str]) -> Callable[[str], str]:
+    """An argparse type for a value STS takes only in a given form (ASCII, so never undecodable bytes)."""
+
+    def check(text: str) -> str:
+        if not pattern.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return text
+
+    return check
+
+
+device_argument = _aws_value("an MFA device ARN or serial number", DEVICE_RE)
+role_argument = _aws_value("a role ARN (arn:aws:iam::ACCOUNT:role/NAME)", ROLE_RE)
+role_session_name_argument = _aws_value("a role session name (2 to 64 of A-Z a-z 0-9 _+=,.@-)", SESSION_NAME_RE)
+external_id_argument = _aws_value("an external id (2 to 1224 of A-Z a-z 0-9 _+=,.@:/-)", EXTERNAL_ID_RE)
 
 
 def format_expiration(moment: datetime) -> str:
@@ -199,9 +269,11 @@ def parse_expiration(text: str | None) -> datetime | None:
         text = text[:-1] + "+00:00"  # fromisoformat takes Z only from Python 3.11
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-05:00 is past datetime's last day in UTC
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    # A moment at the very edge of datetime's range cannot be shown in every time zone.
+    return moment if 1 < moment.year < 9999 else None
 
 
 def session_in(section: Mapping[str, str] | None) -> SessionCredentials | None:
@@ -233,6 +305,8 @@ def env_lines(session: SessionCredentials) -> str:
         "AWS_ACCESS_KEY_ID": session.access_key_id,
         "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
         "AWS_SESSION_TOKEN": session.session_token,
+        # botocore reads AWS_SECURITY_TOKEN before AWS_SESSION_TOKEN: a stale one would win.
+        "AWS_SECURITY_TOKEN": session.session_token,
         "AWS_CREDENTIAL_EXPIRATION": format_expiration(session.expiration),
     }
     return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in values.items())
@@ -288,14 +362,28 @@ class Sections(Mapping[str, Mapping[str, str]]):
         return len(self._parser.sections()) + bool(self._parser.defaults())
 
 
+class _Parser(configparser.RawConfigParser):
+    """RawConfigParser, reading every file exactly as botocore's does, in linear time.
+
+    configparser's option pattern, `(?P<option>.*?)\\s*(?P<vi>=|:)\\s*(?P<value>.*)$`, backtracks
+    over a run of spaces inside a key once for every character before it: `x`, 40,000 spaces
+    and `y` take 17 s. Taking everything up to the first delimiter finds the same key (configparser
+    strips its trailing spaces) and value in one pass.
+    """
+
+    OPTCRE = re.compile(r"(?P<option>[^=:]*)(?P<vi>[=:])\s*(?P<value>.*)$")
+
+
 def parse_ini(text: str, path: str) -> Sections:
     """Parse as botocore does (RawConfigParser, strict, universal newlines)."""
-    parser = configparser.RawConfigParser()
+    parser = _Parser()
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         parser.read_string(normalized)
     except configparser.Error as error:
         raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
+    if SPACE_RUN_RE.search(normalized):
+        _refuse_slow_keys(normalized, path)
     sections = Sections(parser)
     # botocore reads a value whose first line is empty as nested `key = value` lines (the
     # s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "=".
@@ -309,6 +397,18 @@ def parse_ini(text: str, path: str) -> Sections:
                         "lines as nested keys); fix the file, nothing was written"
                     )
     return sections
+
+
+def _refuse_slow_keys(text: str, path: str) -> None:
+    """Refuse keys with a long run of spaces inside: botocore's own parser, which reads this file
+    during the refresh too, needs time quadratic in the run's length for them."""
+    lines = split_lines(text)
+    for number, info in enumerate(_classify(lines), 1):
+        if info.kind == "option" and info.key is not None and SPACE_RUN_RE.search(info.key):
+            raise AwsMfaError(
+                f"{path}: line {number}: a key with {SPACE_RUN} or more spaces in its name, which botocore "
+                "takes minutes to read; fix the file, nothing was written"
+            )
 
 
 def _describe_parse_error(error: configparser.Error) -> str:
@@ -332,7 +432,7 @@ class _Line(NamedTuple):
 
 def _classify(lines: Sequence[str]) -> list[_Line]:
     """What configparser makes of each line; mirrors RawConfigParser._read for a valid file."""
-    parser = configparser.RawConfigParser()
+    parser = _Parser()
     classified: list[_Line] = []
     section: str | None = None
     key: str | None = None
@@ -363,7 +463,7 @@ def _replace_value(line: str, value: str) -> str:
     """The same line with a new value: indentation, key case, delimiter and spacing kept."""
     body = line.rstrip("\r\n")
     lead = len(body) - len(body.lstrip())
-    option = configparser.RawConfigParser.OPTCRE.match(body.strip())
+    option = _Parser.OPTCRE.match(body.strip())
     assert option is not None  # _classify matched this line as an option
     return body[: lead + option.start("value")] + value + line[len(body) :]
 
@@ -546,15 +646,44 @@ def _shorten(text: str, limit: int = 200) -> str:
 # --- thin edges that do I/O ------------------------------------------------------
 
 
+def _tell(text: str) -> None:
+    """One line for a person on stderr; dropped when stderr is closed or broken.
+
+    Not print's default: with stderr closed, sys.stderr is None, and print(file=None) would
+    write to stdout, into the text `eval "$(aws-mfa --env)"` runs.
+    """
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):  # a broken pipe, a closed stream
+            print(text, file=sys.stderr, flush=True)
+
+
+def _emit(text: str) -> None:
+    """Data for a program on stdout (--env, --credential-process, --status, --dry-run)."""
+    try:
+        print(text, end="", flush=True)
+    except OSError as error:
+        # The reader went away (`| head -c1`) or the disk is full: say so, and keep the
+        # interpreter's own flush at exit from failing once more.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise AwsMfaError(f"cannot write to standard output: {error.strerror or error}") from None
+    except UnicodeEncodeError:  # a path of undecodable bytes, on a stdout that takes no escapes
+        raise AwsMfaError(f"cannot print this in the encoding of standard output ({sys.stdout.encoding})") from None
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    return stream is not None and not stream.closed and stream.isatty()
+
+
 class _Messages(NamedTuple):
     verbosity: int  # 0 quiet, 1 normal, 2 verbose
 
     def say(self, text: str, level: int = 1) -> None:
         if self.verbosity >= level:
-            print(f"aws-mfa: {text}", file=sys.stderr, flush=True)
+            _tell(f"aws-mfa: {text}")
 
     def warn(self, text: str) -> None:
-        print(f"aws-mfa: warning: {text}", file=sys.stderr, flush=True)
+        _tell(f"aws-mfa: warning: {text}")
 
 
 def in_background(function: Callable[[], T]) -> Callable[[float | None], T | None]:
@@ -589,16 +718,28 @@ def in_background(function: Callable[[], T]) -> Callable[[float | None], T | Non
 def read_bytes(path: str) -> bytes | None:
     """A file's bytes; None if it does not exist; AwsMfaError if it cannot be read."""
     try:
-        with open(path, "rb") as file:
-            if os.fstat(file.fileno()).st_size > MAX_FILE_BYTES:
-                raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
-            return file.read()
+        # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise AwsMfaError(f"{path} is a directory, not a credentials file") from None
     except OSError as error:
         raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        info = os.fstat(descriptor)
+        if stat.S_ISDIR(info.st_mode):
+            raise AwsMfaError(f"{path} is a directory, not a credentials file")
+        if not stat.S_ISREG(info.st_mode):
+            raise AwsMfaError(f"{path} is not a regular file (a FIFO, device or socket); point to a file")
+        # One byte past the limit too: a file that grows outruns st_size.
+        with open(descriptor, "rb", closefd=False) as file:
+            data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+    finally:
+        os.close(descriptor)
+    if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
+        raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
+    return data
 
 
 def decode(data: bytes, path: str) -> str:
@@ -637,13 +778,24 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
     import subprocess  # not needed on the skip, status and help paths
     import threading
 
+    # Its own process group, so that it and whatever it starts can be ended together; in our
+    # session still, so 1Password's app integration recognises the terminal it runs for.
+    group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
     try:
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as error:
+        with _HELPERS_LOCK:
+            process = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                **(group if os.name == "posix" else {}),
+            )
+            _HELPERS.add(process)
+    except (OSError, ValueError) as error:
         reason = (
             f"{argv[0]!r} was not found on PATH"
             if isinstance(error, FileNotFoundError)
-            else f"cannot run {argv[0]!r}: {error.strerror}"
+            else f"cannot run {argv[0]!r}: {getattr(error, 'strerror', None) or error}"
         )
         failure = AwsMfaError(f"{what}: {reason}")
 
@@ -655,7 +807,7 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
     assert process.stderr is not None
     out, err = bytearray(), bytearray()
     readers = [
-        threading.Thread(target=_collect, args=(stream, buffer, process.kill), daemon=True)
+        threading.Thread(target=_collect, args=(stream, buffer, lambda: end_helpers(process)), daemon=True)
         for stream, buffer in ((process.stdout, out), (process.stderr, err))
     ]
     # Popen.wait(timeout) polls with sleeps of up to 50 ms; a blocking wait in a thread
@@ -663,7 +815,16 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
     exited = threading.Event()
 
     def wait_for_exit() -> None:
-        process.wait()
+        if os.name == "posix":
+            # Wait without reaping: while the program is a zombie its group id cannot be
+            # reused, so what it left running in its group can be ended safely.
+            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        else:  # pragma: no cover (Windows has no process groups to clean up)
+            process.wait()
+        with _HELPERS_LOCK:
+            _end_group(process)
+            _HELPERS.discard(process)
+            process.wait()
         exited.set()
 
     waiter = threading.Thread(target=wait_for_exit, daemon=True)
@@ -673,16 +834,17 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
     def finish() -> str:
         try:
             if not exited.wait(min(WAIT_NOTICE_AFTER, timeout)) and timeout > WAIT_NOTICE_AFTER:
-                if sys.stderr.isatty():  # someone is watching: say why nothing happens
+                if _isatty(sys.stderr):  # someone is watching: say why nothing happens
                     messages.say(f"waiting for {what} (approve the request if it asks)...")
                 exited.wait(timeout - WAIT_NOTICE_AFTER)
             if not exited.is_set():
-                process.kill()
+                end_helpers(process)
                 exited.wait()
                 raise AwsMfaError(f"{what} gave no code within {timeout:g} s")
         finally:
             for reader in readers:
-                # A grandchild may keep the pipe open: then its reader, a daemon, is left behind.
+                # A program outside the group (a daemon it started) may keep the pipe open:
+                # then its reader, a daemon thread, is left behind.
                 reader.join(1.0)
         if len(out) > HELPER_OUTPUT_LIMIT:
             raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no code")
@@ -692,6 +854,31 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
         return check_code(out.decode("utf-8", "replace"), what)
 
     return finish
+
+
+# Helper programs whose exit is not yet collected; main() ends them on every way out.
+_HELPERS: set[Any] = set()
+_HELPERS_LOCK = _thread.allocate_lock()
+
+
+def _end_group(process: Any) -> None:
+    """Kill a helper and everything in its process group (the caller holds _HELPERS_LOCK)."""
+    with contextlib.suppress(OSError):
+        if os.name == "posix":  # pragma: no branch
+            os.killpg(process.pid, 9)  # SIGKILL; the signal module is not loaded for this alone
+        else:  # pragma: no cover (Windows: no process groups)
+            process.kill()
+
+
+def end_helpers(*only: Any) -> None:
+    """End the helpers still running (those given, else all), with all they started.
+
+    main() calls it on every way out. A helper whose exit was collected is not in _HELPERS
+    any more: its group id may belong to someone else by now.
+    """
+    with _HELPERS_LOCK:
+        for process in _HELPERS.intersection(only or _HELPERS):
+            _end_group(process)
 
 
 def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> None:
@@ -710,7 +897,8 @@ def prompt_code(device: str, *, terminal_only: bool = False) -> str:
     terminal_only (credential_process): stdin and stdout belong to the SDK, so ask through
     the controlling terminal or not at all.
     """
-    if terminal_only:
+    stdin = sys.stdin
+    if terminal_only or (_isatty(stdin) and sys.stderr is None):  # no stderr: ask where the person is
         try:
             # Two streams: a terminal cannot be opened "r+" (it cannot seek).
             reading, writing = CONTROLLING_TERMINAL
@@ -718,21 +906,28 @@ def prompt_code(device: str, *, terminal_only: bool = False) -> str:
                 return _ask(answers, questions, device)
         except OSError:
             raise _no_code_error() from None
-    stdin = sys.stdin
     if stdin is None or stdin.closed:
         raise _no_code_error()
     if not stdin.isatty():
-        line = stdin.readline()
+        line = _read_line(stdin)
         if not line.strip():
             raise _no_code_error()
         return check_code(line, "standard input")
+    assert sys.stderr is not None  # else the controlling terminal was asked above
     return _ask(stdin, sys.stderr, device)
+
+
+def _read_line(stream: TextIO) -> str:
+    try:
+        return stream.readline()
+    except UnicodeDecodeError:  # bytes that are not text: certainly no code
+        return "\ufffd\n"
 
 
 def _ask(answers: TextIO, questions: TextIO, device: str) -> str:
     for _ in range(PROMPT_ATTEMPTS):
         print(f"MFA code for {device}: ", end="", file=questions, flush=True)
-        line = answers.readline()
+        line = _read_line(answers)
         if not line:
             raise _no_code_error()
         if CODE_RE.fullmatch(line.strip()):
@@ -757,13 +952,10 @@ class Helper(NamedTuple):
 
 def automatic_source(otp_command: str | None, op_item: str | None, op_account: str | None) -> Helper | None:
     if otp_command:
-        import shlex  # only when an OTP command is set
-
-        # POSIX splitting would eat the backslashes of a Windows path.
-        return Helper(shlex.split(otp_command, posix=os.name != "nt"), "the OTP command")
+        return Helper(split_command(otp_command), "the OTP command")
     if op_item:
         argv = ["op", "item", "get", op_item, "--otp"]
-        return Helper([*argv, "--account", op_account] if op_account else argv, "1Password")
+        return Helper([*argv, "--account", op_account] if op_account else argv, OP_SOURCE)
     return None
 
 
@@ -786,9 +978,13 @@ def get_code(
     return prompt_code(device, terminal_only=terminal_only), False
 
 
+def _metadata_disabled(env: Mapping[str, str]) -> bool:
+    return env.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true"
+
+
 def imds_region(env: Mapping[str, str], budget: float = IMDS_BUDGET) -> str | None:
     """The instance's region from IMDSv2, given at most `budget` seconds; None otherwise."""
-    if env.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
+    if _metadata_disabled(env):
         return None
     endpoint = env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT") or (
         IMDS_IPV6_ENDPOINT
@@ -855,21 +1051,29 @@ def _client_config() -> Any:
     )
 
 
-def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> STSClient:
-    """An STS client that signs with the long-term keys only and never retries."""
+def aws_client(service: str, keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> Any:
+    """A client that signs with the long-term keys only and never retries."""
     from botocore.exceptions import BotoCoreError
 
     try:
-        client: STSClient = _botocore_session(credentials_path, long_name, region).create_client(
-            "sts",
+        return _botocore_session(credentials_path, long_name, region).create_client(
+            service,
             region_name=region or "us-east-1",
             aws_access_key_id=keys.access_key_id,
             aws_secret_access_key=keys.secret_access_key,
             aws_session_token=None,
             config=_client_config(),
         )
-    except BotoCoreError as error:
-        raise AwsMfaError(f"cannot set up the STS client: {_shorten(str(error))}") from None
+    except (BotoCoreError, ValueError) as error:  # ValueError: an endpoint URL that is no URL
+        name = service.upper()
+        raise AwsMfaError(
+            f"cannot set up the {name} client: {_shorten(str(error))}; check the region, "
+            f"AWS_ENDPOINT_URL_{name} and AWS_ENDPOINT_URL"
+        ) from None
+
+
+def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> STSClient:
+    client: STSClient = aws_client("sts", keys, region, long_name, credentials_path)
     return client
 
 
@@ -910,23 +1114,51 @@ def request_session(client: STSClient, request: Request, code: str, long_name: s
                 DurationSeconds=request.duration, SerialNumber=request.device, TokenCode=code
             )
         credentials = response["Credentials"]
-        return SessionCredentials(
+        session = SessionCredentials(
             credentials["AccessKeyId"],
             credentials["SecretAccessKey"],
             credentials["SessionToken"],
             credentials["Expiration"].astimezone(timezone.utc),
         )
     except ClientError as error:
+        if not error.response.get("Error"):  # an error page, not an STS error
+            raise _not_sts(client, f" (HTTP {error.response['ResponseMetadata']['HTTPStatusCode']})") from None
         explained = _explain_client_error(error, request.device, long_name)
         raise (CodeRejected if explained == CODE_REJECTED else AwsMfaError)(explained) from None
     except BotoCoreError as error:
-        raise AwsMfaError(_explain_botocore_error(error)) from None
-    except (ResponseParserError, KeyError, TypeError, AttributeError):
+        raise AwsMfaError(_explain_botocore_error(error, client.meta.endpoint_url)) from None
+    except (ResponseParserError, KeyError, TypeError, AttributeError, ValueError, OverflowError):
         # Not XML, or XML that is not STS's (a proxy, a captive portal): botocore parses the
-        # latter without complaint and the keys are simply missing.
-        raise AwsMfaError(
-            f"the answer from {client.meta.endpoint_url} is not an STS response; check proxies and AWS_ENDPOINT_URL_STS"
-        ) from None
+        # latter without complaint and the keys are simply missing; or a date botocore cannot read.
+        raise _not_sts(client, "") from None
+    return check_answer(session, client.meta.endpoint_url, datetime.now(timezone.utc))
+
+
+def _not_sts(client: STSClient, detail: str) -> AwsMfaError:
+    return AwsMfaError(
+        f"the answer from {client.meta.endpoint_url} is not an STS response{detail}; check proxies and "
+        "AWS_ENDPOINT_URL_STS"
+    )
+
+
+def check_answer(session: SessionCredentials, where: str, now: datetime) -> SessionCredentials:
+    """STS's credentials, refused unless every later run and every SDK can read them back."""
+    problems = [
+        f"{what} is {'empty' if not value else 'malformed'}"
+        for what, value, pattern in (
+            ("the access key id", session.access_key_id, ACCESS_KEY_RE),
+            ("the secret access key", session.secret_access_key, SECRET_RE),
+            ("the session token", session.session_token, SECRET_RE),
+        )
+        if not (isinstance(value, str) and pattern.fullmatch(value))
+    ]
+    if session.expiration <= now:
+        problems.append(f"it expired at {format_local(session.expiration)} by this machine's clock")
+    elif (session.expiration - now).total_seconds() > 2 * MAX_DURATION:
+        problems.append(f"it expires at {format_local(session.expiration)}, later than any session")
+    if problems:
+        raise AwsMfaError(f"STS at {where} answered with credentials that cannot be used: {'; '.join(problems)}")
+    return session
 
 
 def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
@@ -955,27 +1187,32 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
     """The one usable MFA device of the key's user, from iam:ListMFADevices."""
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
+    from botocore.parsers import ResponseParserError
 
     where = f"pass --device or add aws_mfa_device to [{long_name}]"
+    client = aws_client("iam", keys, region, long_name, credentials_path)
     try:
-        client = _botocore_session(credentials_path, long_name, region).create_client(
-            "iam",
-            region_name=region or "us-east-1",
-            aws_access_key_id=keys.access_key_id,
-            aws_secret_access_key=keys.secret_access_key,
-            aws_session_token=None,
-            config=_client_config(),
-        )
         devices = client.list_mfa_devices()["MFADevices"]
+        serials: list[str] = [device["SerialNumber"] for device in devices]
+        if not all(isinstance(serial, str) and serial for serial in serials):
+            raise TypeError
     except ClientError as error:
-        reason = error.response.get("Error", {}).get("Code") or "error"
+        reason = (
+            error.response.get("Error", {}).get("Code")
+            or f"HTTP {error.response['ResponseMetadata']['HTTPStatusCode']}"
+        )
         raise AwsMfaError(f"no MFA device configured and IAM would not list them ({reason}); {where}") from None
     except BotoCoreError as error:
         raise AwsMfaError(
             f"no MFA device configured and IAM could not be asked: {_shorten(str(error))}; {where}"
         ) from None
+    except (ResponseParserError, KeyError, TypeError, AttributeError, ValueError):
+        raise AwsMfaError(
+            f"no MFA device configured, and the answer from {client.meta.endpoint_url} is not an IAM response "
+            f"(check proxies and AWS_ENDPOINT_URL_IAM); {where}"
+        ) from None
     # FIDO keys (u2f) cannot give a code that STS accepts.
-    usable: list[str] = [device["SerialNumber"] for device in devices if ":u2f/" not in device["SerialNumber"]]
+    usable = [serial for serial in serials if ":u2f/" not in serial]
     if not usable:
         raise AwsMfaError(f"no MFA device configured, and the user has no virtual or hardware MFA device; {where}")
     if len(usable) > 1:
@@ -983,8 +1220,14 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
     return usable[0]
 
 
-def _explain_botocore_error(error: Exception) -> str:
-    url = getattr(error, "kwargs", {}).get("endpoint_url")
+def _explain_botocore_error(error: Exception, endpoint: str) -> str:
+    details = getattr(error, "kwargs", {})
+    if details.get("proxy_url"):  # botocore masks a password in it
+        return (
+            f"could not reach STS at {endpoint} through the proxy {details['proxy_url']}; check the proxy, "
+            "HTTPS_PROXY and NO_PROXY"
+        )
+    url = details.get("endpoint_url")
     if url:
         return (
             f"could not reach STS at {url} ({type(error).__name__}); check the network, region or AWS_ENDPOINT_URL_STS"
@@ -993,21 +1236,81 @@ def _explain_botocore_error(error: Exception) -> str:
 
 
 @contextlib.contextmanager
-def _locked(lock_path: str) -> Iterator[None]:
-    """An exclusive lock on a file beside the credentials file, so runs serialise."""
+def _locked(lock_path: str) -> Iterator[int]:
+    """An exclusive lock on a file beside the credentials file, so runs serialise; its descriptor."""
+    descriptor = _open_lock(lock_path)
     try:
-        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise AwsMfaError(f"cannot create lock file {lock_path}: {error.strerror}") from None
-    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again")
         deadline = time.monotonic() + LOCK_TIMEOUT
         while not _try_lock(descriptor):
             if time.monotonic() > deadline:
                 raise AwsMfaError(f"another aws-mfa has held {lock_path} for {LOCK_TIMEOUT:g} s; try again")
             time.sleep(0.02)
-        yield
+        yield descriptor
     finally:
         os.close(descriptor)  # closing releases the lock on every platform
+
+
+def _open_lock(lock_path: str) -> int:
+    # Read-write: NFS emulates flock with byte-range locks, which need a descriptor open for
+    # writing. No following a link (a planted link would make us create its target), no
+    # waiting on a FIFO.
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    for attempt in range(2):
+        try:
+            return os.open(lock_path, flags, 0o600)
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                raise AwsMfaError(f"lock file {lock_path} is a symbolic link; remove it and run again") from None
+            mine = False
+            with contextlib.suppress(OSError):
+                info = os.lstat(lock_path)
+                mine = info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode)
+            if not (mine and isinstance(error, PermissionError) and not attempt):
+                raise AwsMfaError(f"cannot open lock file {lock_path}: {error.strerror}") from None
+            # Ours, but read-only: an odd umask did that in older releases. Mend it.
+            os.chmod(lock_path, 0o600)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _settle_lock(descriptor: int, owner: tuple[int, int]) -> None:
+    """The lock file 0600 whatever the umask, and owned like the credentials file."""
+    if sys.platform == "win32":  # pragma: no cover (no owners and modes to keep on Windows)
+        return
+    info = os.fstat(descriptor)
+    with contextlib.suppress(OSError):  # best effort: another user's lock file still locks
+        # A umask such as 0277 would leave a lock file no later run can open for writing.
+        if info.st_mode & 0o777 != 0o600:
+            os.fchmod(descriptor, 0o600)
+        if (info.st_uid, info.st_gid) != owner:
+            os.fchown(descriptor, *owner)
+
+
+def _owner(real: str, directory: str) -> tuple[int, int]:
+    """Who must own the file after a write: its owner, or for a new file the directory's."""
+    try:
+        info = os.stat(real)
+    except FileNotFoundError:
+        info = os.stat(directory)
+    except OSError as error:
+        raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
+    return info.st_uid, info.st_gid
+
+
+def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
+    """Give the new file the old one's owner and group: a run as root must not take a user's file."""
+    if sys.platform == "win32" or owner == (os.geteuid(), os.getegid()):  # pragma: no cover (Windows)
+        return
+    try:
+        os.fchown(descriptor, *owner)
+    except PermissionError:
+        if owner[0] != os.geteuid():
+            raise AwsMfaError(
+                f"{real} belongs to uid {owner[0]}, and a file written by this user would not; "
+                "run aws-mfa as that user. The file is unchanged"
+            ) from None
+        # Not a member of the file's group: the file stays the user's, in the user's group.
 
 
 def _try_lock(descriptor: int) -> bool:
@@ -1032,13 +1335,14 @@ def _try_lock(descriptor: int) -> bool:
 def _fsync_directory(directory: str) -> None:
     if sys.platform == "win32":  # pragma: no cover (directories cannot be opened there)
         return
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        # The new file is in place by now; some filesystems refuse to sync a directory.
-        with contextlib.suppress(OSError):
+    # The new file is in place by now. Some filesystems refuse to sync a directory, and a
+    # directory without read permission (mode 0300) cannot be opened: both are best effort.
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
             os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def write_atomically(path: str, compose: Callable[[str], str]) -> None:
@@ -1051,7 +1355,9 @@ def write_atomically(path: str, compose: Callable[[str], str]) -> None:
 
     real = os.path.realpath(path)  # replace the target, so a symlink stays a symlink
     directory, name = os.path.split(real)
-    with _locked(f"{real}.aws-mfa.lock"):
+    with _locked(f"{real}.aws-mfa.lock") as lock:
+        owner = _owner(real, directory)
+        _settle_lock(lock, owner)
         _remove_stale_temporaries(directory, name)
         for _ in range(WRITE_ATTEMPTS):
             # One read: the bytes compared before replacing are the bytes composed from.
@@ -1064,21 +1370,24 @@ def write_atomically(path: str, compose: Callable[[str], str]) -> None:
             try:
                 mode = os.stat(real).st_mode & 0o7777 if before is not None else 0o600
                 with open(descriptor, "wb") as file:
+                    _keep_owner(descriptor, owner, real)
                     file.write(data)
                     file.flush()
                     os.fsync(file.fileno())
                 os.chmod(temporary, mode)
-                if read_bytes(real) != before:
-                    os.unlink(temporary)
-                    continue  # someone wrote the file meanwhile: compose again from theirs
-                os.replace(temporary, real)
-            except OSError as error:
+                if read_bytes(real) == before:
+                    os.replace(temporary, real)
+                    break
+                os.unlink(temporary)  # someone wrote the file meanwhile: compose again from theirs
+            except BaseException as error:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
-                raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
-            _fsync_directory(directory)
-            return
-    raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
+                if isinstance(error, OSError):
+                    raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
+                raise
+        else:
+            raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
+        _fsync_directory(directory)
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:
@@ -1117,6 +1426,14 @@ def _terminal_columns() -> int:
         return 80
 
 
+def _from_env(env: Mapping[str, str], names: Sequence[str]) -> str:
+    """For --help: the value the first set variable gives, else nothing."""
+    for name in names:
+        if env.get(name):
+            return f"{env[name]} from {name}; else "
+    return ""
+
+
 def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aws-mfa",
@@ -1144,6 +1461,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     files.add_argument(
         "--long-term-suffix",
         metavar="SUFFIX",
+        type=long_term_suffix,
         default=env.get("AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
         help="the long-term profile is PROFILE+SUFFIX (env AWS_MFA_LONG_TERM_SUFFIX; default: %(default)s)",
     )
@@ -1154,25 +1472,42 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         type=parse_duration,
         default=env.get("AWS_SESSION_DURATION") or None,
         help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
-        + (env.get("AWS_SESSION_DURATION") or f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role")
+        + (
+            env.get("AWS_SESSION_DURATION")
+            or (f"{ROLE_DURATION}, for the role in AWS_MFA_ASSUME_ROLE" if env.get("AWS_MFA_ASSUME_ROLE") else None)
+            or f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role"
+        )
         + ")",
     )
     session.add_argument(
         "--region",
         default=None,
-        help="STS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profiles' region, instance metadata, "
+        help="STS region (default: "
+        + _from_env(env, ("AWS_REGION", "AWS_DEFAULT_REGION"))
+        + "AWS_REGION, AWS_DEFAULT_REGION, the profiles' region, instance metadata, "
         "else the global endpoint)",
     )
     session.add_argument(
         "--assume-role",
         metavar="ARN",
+        type=role_argument,
         default=env.get("AWS_MFA_ASSUME_ROLE") or None,
         help="call AssumeRole with MFA instead of GetSessionToken (env AWS_MFA_ASSUME_ROLE; default: %(default)s)",
     )
     session.add_argument(
-        "--role-session-name", metavar="NAME", default=None, help="with --assume-role (default: aws-mfa-USER)"
+        "--role-session-name",
+        metavar="NAME",
+        type=role_session_name_argument,
+        default=None,
+        help="with --assume-role (default: aws-mfa-USER)",
     )
-    session.add_argument("--external-id", metavar="ID", default=None, help="with --assume-role, if the role wants one")
+    session.add_argument(
+        "--external-id",
+        metavar="ID",
+        type=external_id_argument,
+        default=None,
+        help="with --assume-role, if the role wants one",
+    )
     session.add_argument("-f", "--force", action="store_true", help="refresh even if the session is still valid")
     session.add_argument(
         "--min-remaining",
@@ -1185,14 +1520,18 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     code.add_argument(
         "--device",
         metavar="SERIAL",
+        type=device_argument,
         default=None,
-        help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: aws_mfa_device or mfa_serial of "
+        help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: "
+        + _from_env(env, ("AWS_MFA_DEVICE",))
+        + "aws_mfa_device or mfa_serial of "
         "the profile, else the one device IAM lists)",
     )
     code.add_argument("-t", "--code", type=code_argument, default=None, help="the six-digit code; nothing is asked")
     code.add_argument(
         "--otp-command",
         metavar="COMMAND",
+        type=command_argument,
         default=env.get("AWS_MFA_OTP_COMMAND") or None,
         help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
         "(env AWS_MFA_OTP_COMMAND; default: %(default)s)",
@@ -1207,14 +1546,14 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--op-item-name",
         metavar="ITEM",
         default=env.get("AWS_MFA_UPDATER_OP_ITEM_NAME") or None,
-        help="1Password item whose one-time password is the MFA code "
-        "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s, ask instead)",
+        help="1Password item whose one-time password is the MFA code; without one the code is asked for "
+        "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s)",
     )
     code.add_argument(
         "--otp-timeout",
         metavar="SECONDS",
         type=parse_timeout,
-        default=env.get("AWS_MFA_OTP_TIMEOUT") or str(DEFAULT_OTP_TIMEOUT),
+        default=env.get("AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
         help="how long 1Password or the OTP command may take (env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
     )
     modes = parser.add_argument_group("instead of a plain refresh").add_mutually_exclusive_group()
@@ -1280,7 +1619,7 @@ def _make_plan(
         short_name=short_name,
         long_name=long_name,
         keys=keys,
-        device=mfa_device(args.device, env, config, sections, long_name, short_name),
+        device=_checked_device(mfa_device(args.device, env, config, sections, long_name, short_name)),
         region=configured_region(args.region, env, config, sections, (long_name, short_name)),
         code=args.code,
         helper=automatic_source(args.otp_command, args.op_item_name, args.op_account),
@@ -1290,6 +1629,14 @@ def _make_plan(
     )
 
 
+def _checked_device(device: Source | None) -> Source | None:
+    if device and not DEVICE_RE.fullmatch(device.value):
+        raise AwsMfaError(
+            f"the MFA device {device.value!r} ({device.origin}) is not an MFA device ARN or serial number"
+        )
+    return device
+
+
 def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str:
     """The --dry-run report."""
     import shlex  # only for --dry-run
@@ -1297,7 +1644,9 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str
     if plan.code:
         code = "--code"
     elif plan.helper:
-        code = f"{plan.helper.what}: {shlex.join(plan.helper.argv)} (the prompt if it fails)"
+        # An OTP command's arguments may hold the TOTP seed (oathtool -b SECRET): they stay unprinted.
+        shown = shlex.join(plan.helper.argv) if plan.helper.what == OP_SOURCE else f"{plan.helper.argv[0]} ..."
+        code = f"{plan.helper.what}: {shown} (the prompt if it fails)"
     elif sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty():
         code = "a prompt on the terminal"
     else:
@@ -1333,7 +1682,8 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     with contextlib.suppress(OSError):
         mode = os.stat(plan.path).st_mode & 0o777
         if os.name == "posix" and mode & 0o077:
-            messages.warn(f"{plan.path} can be read by other users (mode {mode:o}); chmod 600 it")
+            can = " and ".join(word for word, bits in (("read", 0o044), ("changed", 0o022)) if mode & bits) or "run"
+            messages.warn(f"{plan.path} can be {can} by other users (mode {mode:o}); chmod 600 it")
     device = plan.device.value if plan.device else ""
     if not device:
         device = discover_device(plan.keys, plan.region.value if plan.region else None, plan.long_name, plan.path)
@@ -1346,7 +1696,12 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
 
     def build_client() -> STSClient:
         found = plan.region.value if plan.region else imds_region(env)
-        origin = plan.region.origin if plan.region else "metadata"
+        if plan.region:
+            origin = plan.region.origin
+        elif _metadata_disabled(env):
+            origin = "instance metadata is off: AWS_EC2_METADATA_DISABLED"
+        else:
+            origin = "instance metadata" if found else "no answer from instance metadata"
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
         return sts_client(plan.keys, found, plan.long_name, plan.path)
 
@@ -1383,18 +1738,20 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
 def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
     session = session_in(section)
     if session is None:
-        print(f"[{name}] has no session")
+        _emit(f"[{name}] has no session\n")
         return 1
     left = (session.expiration - now).total_seconds()
     if left <= 0:
-        print(f"[{name}] expired at {format_local(session.expiration)}")
+        _emit(f"[{name}] expired at {format_local(session.expiration)}\n")
         return 1
-    print(f"[{name}] valid until {format_local(session.expiration)} ({format_span(left)} left)")
+    _emit(f"[{name}] valid until {format_local(session.expiration)} ({format_span(left)} left)\n")
     return 0
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     output_mode = args.env or args.credential_process
+    if sys.stdout is None and (output_mode or args.status or args.dry_run):
+        raise AwsMfaError("standard output is closed, so there is nowhere to print to")
     messages = _Messages(0 if args.quiet else 2 if args.verbose else 1)
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
@@ -1415,28 +1772,98 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     else:
         plan = _make_plan(args, env, path, sections)
         if args.dry_run:
-            print(_describe(plan, kept, now), end="")
+            _emit(_describe(plan, kept, now))
             return 0
-        session = _refresh(plan, env, messages)
+        with _signals_stop_the_run():
+            session = _refresh(plan, env, messages)
         messages.say(f"[{args.profile}] is valid until {format_local(session.expiration)}", 2 if output_mode else 1)
     if args.env:
-        print(env_lines(session), end="")
+        _emit(env_lines(session))
     elif args.credential_process:
-        print(credential_process_json(session))
+        _emit(credential_process_json(session) + "\n")
     return 0
 
 
+def _attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """`--long-term-suffix -lt` as `--long-term-suffix=-lt`.
+
+    Natural suffixes start with a dash, and argparse would take such a value for an option.
+    """
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            joined += [word, *words]
+            break
+        taken = next(words, None) if len(word) >= 4 and "--long-term-suffix".startswith(word) else None
+        if taken is None:
+            joined.append(word)
+        elif taken.startswith("-") and taken not in parser._option_string_actions:
+            joined.append(f"{word}={taken}")
+        else:
+            joined += [word, taken]
+    return joined
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so helpers end and no temporary file is left."""
+
+    def __init__(self, number: int, name: str) -> None:
+        super().__init__(name)
+        self.number = number
+
+
+@contextlib.contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """During a refresh (helpers, a write), SIGTERM and SIGHUP end the run cleanly."""
+    import signal
+
+    def stop(number: int, frame: object) -> None:
+        raise Stopped(number, signal.Signals(number).name)
+
+    numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = [signal.signal(number, stop) for number in numbers]
+    try:
+        yield
+    finally:
+        for number, handler in zip(numbers, previous, strict=True):
+            signal.signal(number, handler)
+
+
+def _reserve_standard_streams() -> None:
+    """Open /dev/null on a closed stdin, stdout or stderr (`2>&-`).
+
+    Otherwise the next file opened takes that number, and whatever writes to "stderr", a
+    helper program for one, writes into it: the credentials file's temporary copy, say.
+    """
+    for number in range(3):
+        try:
+            os.fstat(number)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != number:  # pragma: no cover (only when a lower one was closed as well)
+                os.dup2(opened, number)
+                os.close(opened)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _reserve_standard_streams()
     env = os.environ
-    args = _build_parser(env).parse_args(argv)
+    parser = _build_parser(env)
+    args = parser.parse_args(_attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
     try:
         return _run(args, env)
     except AwsMfaError as error:
-        print(f"aws-mfa: error: {error}", file=sys.stderr)
+        _tell(f"aws-mfa: error: {error}")
         return 1
     except KeyboardInterrupt:
-        print("aws-mfa: interrupted", file=sys.stderr)
+        _tell("aws-mfa: interrupted")
         return 130
+    except Stopped as stop:
+        _tell(f"aws-mfa: stopped by {stop}")
+        return 128 + stop.number
+    finally:
+        end_helpers()
 
 
 if __name__ == "__main__":

@@ -130,9 +130,34 @@ def test_help_shows_environment_and_effective_defaults(
         "-d DURATION, --duration DURATION session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env "
         "AWS_SESSION_DURATION; default: 8h)",
         "--op-account ACCOUNT 1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: None)",
-        "--op-item-name ITEM 1Password item whose one-time password is the MFA code (env "
-        "AWS_MFA_UPDATER_OP_ITEM_NAME; default: AWS prod, ask instead)",
+        "--op-item-name ITEM 1Password item whose one-time password is the MFA code; without one the code is "
+        "asked for (env AWS_MFA_UPDATER_OP_ITEM_NAME; default: AWS prod)",
+        "--otp-timeout SECONDS how long 1Password or the OTP command may take (env AWS_MFA_OTP_TIMEOUT; default: 60)",
         "-V, --version show program's version number and exit",
+    ]:
+        assert text in flat
+
+
+def test_help_shows_the_values_the_environment_sets(
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MFA_DEVICE", "arn:aws:iam::123456789012:mfa/bob")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_MFA_ASSUME_ROLE", "arn:aws:iam::123456789012:role/admin")
+    monkeypatch.setenv("COLUMNS", "200")
+
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--help"])
+
+    out, err = capsys.readouterr()
+    assert (exit_info.value.code, err) == (0, "")
+    flat = " ".join(out.split())
+    for text in [
+        "(env AWS_SESSION_DURATION; default: 3600, for the role in AWS_MFA_ASSUME_ROLE)",
+        "STS region (default: eu-west-1 from AWS_DEFAULT_REGION; else AWS_REGION, AWS_DEFAULT_REGION, the profiles' "
+        "region, instance metadata, else the global endpoint)",
+        "MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: arn:aws:iam::123456789012:mfa/bob from "
+        "AWS_MFA_DEVICE; else aws_mfa_device or mfa_serial of the profile, else the one device IAM lists)",
     ]:
         assert text in flat
 

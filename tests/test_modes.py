@@ -466,7 +466,8 @@ def test_env_with_a_valid_session_prints_it_without_refreshing(
     assert aws_mfa.main(["--env"]) == 0
     assert capsys.readouterr() == (
         "export AWS_ACCESS_KEY_ID=ASIAOLD0000000000000\nexport AWS_SECRET_ACCESS_KEY=oldsecret\n"
-        f"export AWS_SESSION_TOKEN=oldtoken\nexport AWS_CREDENTIAL_EXPIRATION={valid}\n",
+        f"export AWS_SESSION_TOKEN=oldtoken\nexport AWS_SECURITY_TOKEN=oldtoken\n"
+        f"export AWS_CREDENTIAL_EXPIRATION={valid}\n",
         "",
     )
     assert session_stub.requests == []
@@ -547,7 +548,7 @@ def test_dry_run_touches_nothing(
     fake_bin("op", f"open({str(tmp_path / 'ran')!r}, 'w').close()")
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
 
-    assert run(capsys, "--dry-run", "--op-item-name", "AWS prod", "--assume-role", ROLE, "--external-id", "x") == (
+    assert run(capsys, "--dry-run", "--op-item-name", "AWS prod", "--assume-role", ROLE, "--external-id", "x1") == (
         0,
         f"credentials file: {home.credentials}\nprofiles: [default-long-term] -> [default]\n"
         f"MFA device: {DEVICE} (aws_mfa_device in [default-long-term])\nregion: eu-west-1 (AWS_REGION)\n"

@@ -565,7 +565,7 @@ def test_invalid_region_is_one_clear_error(
         1,
         "",
         "aws-mfa: error: cannot set up the STS client: Provided region_name 'not a region' doesn't match a "
-        "supported format.\n",
+        "supported format.; check the region, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL\n",
     )
     assert stub.requests == []
     assert home.credentials.read_text() == LONG_TERM
@@ -621,7 +621,27 @@ def test_unreachable_proxy(
     assert run(capsys, stdin="123456\n") == (
         1,
         "",
-        f'aws-mfa: error: STS call failed: Failed to connect to proxy URL: "{proxy}"\n',
+        f"aws-mfa: error: could not reach STS at {stub.url} through the proxy {proxy}; check the proxy, "
+        "HTTPS_PROXY and NO_PROXY\n",
+    )
+    assert stub.requests == []
+    assert home.credentials.read_text() == LONG_TERM
+
+
+def test_proxy_that_is_no_url(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RELIABILITY["STS failures, file unchanged"] += 1
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "not a url")
+    home.credentials.write_text(LONG_TERM)
+
+    assert run(capsys, stdin="123456\n") == (
+        1,
+        "",
+        "aws-mfa: error: STS call failed: An HTTP Client raised an unhandled exception: Failed to parse: Host "
+        "'not a url' contains invalid character ' '\n",
     )
     assert stub.requests == []
     assert home.credentials.read_text() == LONG_TERM
