@@ -66,6 +66,7 @@ DEFAULT_OTP_TIMEOUT = 60.0
 MAX_OTP_TIMEOUT = 3600.0
 PROMPT_ATTEMPTS = 3
 HELPER_OUTPUT_LIMIT = 64 * 1024
+LINE_LIMIT = 256  # what is read of one line of input for a code
 MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
 TOTP_PERIOD = 30.0
@@ -73,11 +74,15 @@ TOTP_PERIOD = 30.0
 CONTROLLING_TERMINAL = ("CONIN$", "CONOUT$") if sys.platform == "win32" else ("/dev/tty", "/dev/tty")
 STS_CONNECT_TIMEOUT = 5.0
 STS_READ_TIMEOUT = 15.0
+# The read timeout bounds each read, not the answer: one that trickles in a byte at a time
+# would hold a run for ever. A whole call gets this long.
+ANSWER_DEADLINE = STS_CONNECT_TIMEOUT + STS_READ_TIMEOUT
 IMDS_BUDGET = 0.25
 IMDS_DEFAULT_ENDPOINT = "http://169.254.169.254"
 IMDS_IPV6_ENDPOINT = "http://[fd00:ec2::254]"
 LOCK_TIMEOUT = 30.0
 WRITE_ATTEMPTS = 3
+CHMOD_TAKES_DESCRIPTOR = os.chmod in os.supports_fd  # everywhere but Windows
 
 # [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
 CODE_RE = re.compile(r"[0-9]{6}")
@@ -723,13 +728,15 @@ def read_bytes(path: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as error:
+        if error.errno == errno.ENXIO:  # a socket cannot be opened
+            raise _not_a_file(path) from None
         raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
     try:
         info = os.fstat(descriptor)
         if stat.S_ISDIR(info.st_mode):
             raise AwsMfaError(f"{path} is a directory, not a credentials file")
         if not stat.S_ISREG(info.st_mode):
-            raise AwsMfaError(f"{path} is not a regular file (a FIFO, device or socket); point to a file")
+            raise _not_a_file(path)
         # One byte past the limit too: a file that grows outruns st_size.
         with open(descriptor, "rb", closefd=False) as file:
             data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
@@ -740,6 +747,10 @@ def read_bytes(path: str) -> bytes | None:
     if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
         raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
     return data
+
+
+def _not_a_file(path: str) -> AwsMfaError:
+    return AwsMfaError(f"{path} is not a regular file (a FIFO, device or socket); point to a file")
 
 
 def decode(data: bytes, path: str) -> str:
@@ -838,10 +849,10 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
                     messages.say(f"waiting for {what} (approve the request if it asks)...")
                 exited.wait(timeout - WAIT_NOTICE_AFTER)
             if not exited.is_set():
-                end_helpers(process)
-                exited.wait()
                 raise AwsMfaError(f"{what} gave no code within {timeout:g} s")
         finally:
+            # Timed out, or interrupted (Ctrl-C, SIGTERM) while waiting: ended before its pipes are awaited.
+            end_helpers(process)
             for reader in readers:
                 # A program outside the group (a daemon it started) may keep the pipe open:
                 # then its reader, a daemon thread, is left behind.
@@ -850,7 +861,8 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
             raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no code")
         if process.returncode != 0:
             detail = _shorten(err.decode("utf-8", "replace")) or "no message"
-            raise AwsMfaError(f"{what} failed (exit {process.returncode}): {detail}")
+            how = f"exit {process.returncode}" if process.returncode > 0 else f"killed by signal {-process.returncode}"
+            raise AwsMfaError(f"{what} failed ({how}): {detail}")
         return check_code(out.decode("utf-8", "replace"), what)
 
     return finish
@@ -919,21 +931,27 @@ def prompt_code(device: str, *, terminal_only: bool = False) -> str:
 
 def _read_line(stream: TextIO) -> str:
     try:
-        return stream.readline()
+        return stream.readline(LINE_LIMIT)  # `aws-mfa < /dev/zero` has no line end
     except UnicodeDecodeError:  # bytes that are not text: certainly no code
         return "\ufffd\n"
 
 
 def _ask(answers: TextIO, questions: TextIO, device: str) -> str:
     for _ in range(PROMPT_ATTEMPTS):
-        print(f"MFA code for {device}: ", end="", file=questions, flush=True)
+        _show(questions, f"MFA code for {device}: ")
         line = _read_line(answers)
         if not line:
-            raise _no_code_error()
+            raise AwsMfaError("no MFA code: the input ended (Ctrl-D) before a code was typed")
         if CODE_RE.fullmatch(line.strip()):
             return line.strip()
-        print("aws-mfa: that is not a six-digit code; try again", file=questions, flush=True)
+        _show(questions, "aws-mfa: that is not a six-digit code; try again\n")
     raise AwsMfaError(f"no six-digit code after {PROMPT_ATTEMPTS} tries")
+
+
+def _show(questions: TextIO, text: str) -> None:
+    """The prompt: a stderr that is gone or full (`2>/dev/full`) must not end the run."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, end="", file=questions, flush=True)
 
 
 def _no_code_error() -> AwsMfaError:
@@ -1163,7 +1181,7 @@ def check_answer(session: SessionCredentials, where: str, now: datetime) -> Sess
 
 def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
     details = getattr(error, "response", {}).get("Error", {})
-    code = details.get("Code") or ""
+    code = _shorten(details.get("Code") or "")
     message = _shorten(details.get("Message") or "")
     lowered = message.lower()
     if "invalid mfa one time pass code" in lowered:
@@ -1194,7 +1212,7 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
     try:
         devices = client.list_mfa_devices()["MFADevices"]
         serials: list[str] = [device["SerialNumber"] for device in devices]
-        if not all(isinstance(serial, str) and serial for serial in serials):
+        if not all(isinstance(serial, str) and DEVICE_RE.fullmatch(serial) for serial in serials):
             raise TypeError
     except ClientError as error:
         reason = (
@@ -1240,8 +1258,11 @@ def _locked(lock_path: str) -> Iterator[int]:
     """An exclusive lock on a file beside the credentials file, so runs serialise; its descriptor."""
     descriptor = _open_lock(lock_path)
     try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
             raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again")
+        if info.st_nlink > 1:  # a hard link to someone's file, planted for us to chmod and chown
+            raise AwsMfaError(f"lock file {lock_path} has other names (hard links); remove it and run again")
         deadline = time.monotonic() + LOCK_TIMEOUT
         while not _try_lock(descriptor):
             if time.monotonic() > deadline:
@@ -1263,6 +1284,8 @@ def _open_lock(lock_path: str) -> int:
         except OSError as error:
             if error.errno == errno.ELOOP:
                 raise AwsMfaError(f"lock file {lock_path} is a symbolic link; remove it and run again") from None
+            if error.errno in (errno.EISDIR, errno.ENXIO):  # a directory; a socket
+                raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again") from None
             mine = False
             with contextlib.suppress(OSError):
                 info = os.lstat(lock_path)
@@ -1306,11 +1329,25 @@ def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
         os.fchown(descriptor, *owner)
     except PermissionError:
         if owner[0] != os.geteuid():
-            raise AwsMfaError(
-                f"{real} belongs to uid {owner[0]}, and a file written by this user would not; "
-                "run aws-mfa as that user. The file is unchanged"
-            ) from None
+            raise _foreign_file(real, owner[0]) from None
         # Not a member of the file's group: the file stays the user's, in the user's group.
+
+
+def _foreign_file(real: str, uid: int) -> AwsMfaError:
+    return AwsMfaError(
+        f"{real} belongs to uid {uid}, and a file written by this user would not; run aws-mfa as that user. "
+        "The file is unchanged"
+    )
+
+
+def check_writable(path: str) -> None:
+    """What would stop the write, found before a one-time code is spent on STS."""
+    real = os.path.realpath(path)
+    uid = _owner(real, os.path.dirname(real))[0]
+    if sys.platform != "win32" and os.geteuid() not in (0, uid):
+        raise _foreign_file(real, uid)
+    with _locked(f"{real}.aws-mfa.lock"):
+        pass
 
 
 def _try_lock(descriptor: int) -> bool:
@@ -1374,7 +1411,9 @@ def write_atomically(path: str, compose: Callable[[str], str]) -> None:
                     file.write(data)
                     file.flush()
                     os.fsync(file.fileno())
-                os.chmod(temporary, mode)
+                    # By descriptor: the directory may be another user's, who could swap the
+                    # temporary for a link to a file of root's between mkstemp and a chmod by name.
+                    os.chmod(descriptor if CHMOD_TAKES_DESCRIPTOR else temporary, mode)
                 if read_bytes(real) == before:
                     os.replace(temporary, real)
                     break
@@ -1684,9 +1723,11 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         if os.name == "posix" and mode & 0o077:
             can = " and ".join(word for word, bits in (("read", 0o044), ("changed", 0o022)) if mode & bits) or "run"
             messages.warn(f"{plan.path} can be {can} by other users (mode {mode:o}); chmod 600 it")
+    check_writable(plan.path)
     device = plan.device.value if plan.device else ""
     if not device:
-        device = discover_device(plan.keys, plan.region.value if plan.region else None, plan.long_name, plan.path)
+        region = plan.region.value if plan.region else None
+        device = _in_time(lambda: discover_device(plan.keys, region, plan.long_name, plan.path), "IAM")
         messages.say(
             f"using MFA device {device}; to skip this look-up, add 'aws_mfa_device = {device}' to [{plan.long_name}]"
         )
@@ -1712,7 +1753,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     sts = client(None)
     assert sts is not None  # without a timeout, waiting ends with the value or raises
     try:
-        credentials = request_session(sts, request, code, plan.long_name)
+        credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
     except CodeRejected:
         if not (automatic and plan.helper):
             raise
@@ -1721,7 +1762,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         messages.say(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")
         time.sleep(wait)
         code = run_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)
-        credentials = request_session(sts, request, code, plan.long_name)
+        credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
     values = session_values(credentials, request.role)
 
     def compose(current: str) -> str:
@@ -1733,6 +1774,16 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
 
     write_atomically(plan.path, compose)
     return credentials
+
+
+def _in_time(call: Callable[[], T], service: str) -> T:
+    """The call's result, or an error once ANSWER_DEADLINE has passed (the call is left behind)."""
+    result = in_background(call)(ANSWER_DEADLINE)
+    if result is None:
+        raise AwsMfaError(
+            f"{service} did not finish answering within {ANSWER_DEADLINE:g} s; check the network, proxy and endpoint"
+        )
+    return result
 
 
 def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:

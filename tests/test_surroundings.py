@@ -211,6 +211,7 @@ def test_lock_file_of_another_user_is_one_clear_error(
 
     assert result == (1, "", f"aws-mfa: error: cannot open lock file {credentials}.aws-mfa.lock: Permission denied\n")
     assert credentials.read_text() == LONG_TERM
+    assert session_stub.requests == []
 
 
 def test_file_of_another_user_is_not_taken_over(
@@ -231,7 +232,8 @@ def test_file_of_another_user_is_not_taken_over(
         "as that user. The file is unchanged\n",
     )
     assert (credentials.read_text(), credentials.stat().st_uid) == (LONG_TERM, 0)
-    assert sorted(path.name for path in nobody_dir.iterdir()) == ["credentials", "credentials.aws-mfa.lock"]
+    assert sorted(path.name for path in nobody_dir.iterdir()) == ["credentials"]
+    assert session_stub.requests == []  # found before the one-time code was spent
 
 
 def test_directory_without_read_permission_still_gets_its_write(
@@ -473,13 +475,18 @@ def test_helpers_die_with_aws_mfa(
         assert process.poll() is None
         time.sleep(0.05)
 
+    sent_at = time.monotonic()
     process.send_signal(sent)
     _, err = process.communicate(timeout=20)
 
     assert (process.returncode, err) == (code, message)
+    assert time.monotonic() - sent_at < 1.9  # was 2.5 s: the program's pipes were awaited before it was ended
     assert not [pid for pid in map(int, pids.read_text().split()) if not wait_until_dead(pid)]
     assert home.credentials.read_text() == LONG_TERM
-    assert sorted(path.name for path in home.credentials.parent.iterdir()) == ["credentials"]
+    assert sorted(path.name for path in home.credentials.parent.iterdir()) == [
+        "credentials",
+        "credentials.aws-mfa.lock",
+    ]
 
 
 def test_sigterm_during_the_write_leaves_no_temporary(
@@ -920,3 +927,183 @@ def test_dry_run_keeps_an_otp_seed_to_itself(home: Home, capsys: pytest.CaptureF
     assert (code, err) == (0, "")
     assert "code: the OTP command: oathtool ... (the prompt if it fails)\n" in out
     assert "JBSWY3DPEHPK3PXP" not in out
+
+
+# --- found by the adversarial review of this campaign ------------------------------------
+
+
+def test_mode_is_set_through_the_descriptor_never_by_name(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # By name, root's chmod would follow a link the directory's owner swapped in for the temporary file.
+    os.chmod(home.credentials, 0o640)
+    real = os.chmod
+    targets: list[object] = []
+
+    def recording_chmod(target: object, mode: int, **options: object) -> None:
+        targets.append(target)
+        real(target, mode, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "chmod", recording_chmod)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    code, _, _ = run(capsys, "--code", "123456")
+
+    assert (code, [type(target) for target in targets]) == (0, [int])
+    assert stat.S_IMODE(home.credentials.stat().st_mode) == 0o640
+
+
+@as_root
+def test_hard_link_at_the_lock_path_is_refused(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.write_text("root's\n")
+    os.chmod(shared, 0o666)  # noqa: S103 (the victim an attacker would pick)
+    lock = home.credentials.with_name("credentials.aws-mfa.lock")
+    os.link(shared, lock)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: lock file {lock} has other names (hard links); remove it and run again\n",
+    )
+    assert (stat.S_IMODE(shared.stat().st_mode), shared.stat().st_uid) == (0o666, 0)
+    assert session_stub.requests == []
+
+
+def test_socket_as_the_credentials_file(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(home.credentials))
+        RELIABILITY["hangs and unbounded work"] += 1
+
+        assert run(capsys, "--status") == (
+            1,
+            "",
+            f"aws-mfa: error: {home.credentials} is not a regular file (a FIFO, device or socket); point to a file\n",
+        )
+
+
+class Trickle:
+    """An HTTP server on 127.0.0.1 that sends its headers, then one byte of body every 0.2 s."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = self.server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                while not self.stop.wait(0.2):
+                    connection.sendall(b" ")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.close()
+
+
+@pytest.mark.parametrize("service", ["STS", "IAM"])
+def test_an_answer_that_trickles_in_is_cut_off(
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    home.credentials.write_text(
+        LONG_TERM if service == "STS" else LONG_TERM.replace(f"aws_mfa_device = {DEVICE}\n", "")
+    )
+    trickle = Trickle()
+    monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", trickle.url)
+    monkeypatch.setattr(aws_mfa, "ANSWER_DEADLINE", 1.5)  # 20 s in use; each read alone is within 15 s
+    RELIABILITY["hangs and unbounded work"] += 1
+    started = time.monotonic()
+    try:
+        result = run(capsys, "--code", "123456")
+    finally:
+        trickle.close()
+
+    assert result == (
+        1,
+        "",
+        f"aws-mfa: error: {service} did not finish answering within 1.5 s; check the network, proxy and endpoint\n",
+    )
+    assert time.monotonic() - started < 5
+    assert home.credentials.read_text().startswith("[default-long-term]")
+
+
+def test_endless_stdin_is_read_one_short_line(home: Home, stub: StubServer) -> None:
+    home.credentials.write_text(LONG_TERM)
+    RELIABILITY["hangs and unbounded work"] += 1
+
+    with open("/dev/zero", "rb") as zeros:
+        result = subprocess.run([str(SCRIPT)], stdin=zeros, capture_output=True, text=True, check=False, timeout=30)
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "aws-mfa: error: standard input gave something that is not a six-digit code\n",
+    )
+    assert stub.requests == []
+
+
+def test_prompt_on_a_full_stderr_still_takes_the_code() -> None:
+    import io
+
+    full = open("/dev/full", "w")  # noqa: SIM115 (its close fails too: nothing can be written there)
+    try:
+        assert aws_mfa._ask(io.StringIO("123456\n"), full, DEVICE) == "123456"
+    finally:
+        with contextlib.suppress(OSError):
+            full.close()
+
+
+def test_end_of_input_at_the_prompt_says_so() -> None:
+    import io
+
+    with pytest.raises(aws_mfa.AwsMfaError) as error:
+        aws_mfa._ask(io.StringIO(""), io.StringIO(), DEVICE)
+    assert str(error.value) == "no MFA code: the input ended (Ctrl-D) before a code was typed"
+
+
+def test_program_killed_by_a_signal_says_so(
+    session_stub: StubServer, fake_bin: FakeBin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_bin("op", "import signal; os.kill(os.getpid(), signal.SIGKILL)")
+
+    assert run(capsys, "--op-item-name", "AWS", stdin="123456\n") == (
+        0,
+        "",
+        "aws-mfa: warning: 1Password failed (killed by signal 9): no message; asking for the code instead\n"
+        + VALID_UNTIL,
+    )
+
+
+def test_sts_error_with_a_line_break_is_one_line(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home.credentials.write_text(LONG_TERM)
+    stub.sts_error("Odd&#10;Code", "first&#10;second")
+
+    assert run(capsys, "--code", "123456") == (1, "", "aws-mfa: error: STS refused: Odd Code: first second\n")
+
+
+def test_iam_serial_with_a_line_break_is_not_used(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home.credentials.write_text(LONG_TERM.replace(f"aws_mfa_device = {DEVICE}\n", ""))
+    stub.actions["ListMFADevices"] = iam_devices(f"<SerialNumber>{DEVICE}&#10;x = y</SerialNumber>")
+
+    assert run(capsys, "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: no MFA device configured, and the answer from {stub.url} is not an IAM response (check "
+        "proxies and AWS_ENDPOINT_URL_IAM); pass --device or add aws_mfa_device to [default-long-term]\n",
+    )

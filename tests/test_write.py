@@ -92,7 +92,7 @@ def test_lock_file_that_cannot_be_created(home: Home, capsys: pytest.CaptureFixt
     assert run(capsys, stdin="123456\n") == (
         1,
         "",
-        f"aws-mfa: error: cannot open lock file {lock}: Is a directory\n",
+        f"aws-mfa: error: lock file {lock} is not a regular file; remove it and run again\n",
     )
     assert home.credentials.read_text() == LONG_TERM
 
