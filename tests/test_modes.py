@@ -380,8 +380,8 @@ def test_discovery_uses_the_one_usable_device(
     ("answer", "message"),
     [
         pytest.param(
-            mfa_devices("arn:aws:iam::1:mfa/a", "GAHT0001"),
-            f"several MFA devices: arn:aws:iam::1:mfa/a, GAHT0001; choose one: {WHERE}",
+            mfa_devices("arn:aws:iam::1:mfa/a", "GAHT00000001"),
+            f"several MFA devices: arn:aws:iam::1:mfa/a, GAHT00000001; choose one: {WHERE}",
             id="several",
         ),
         pytest.param(
