@@ -199,6 +199,25 @@ class Terminal:
             if ready:
                 self.seen += os.read(self.process.stderr.fileno(), 4096)
 
+    def wait_until_reading(self) -> None:
+        """Until aws-mfa is asleep reading the terminal, where a person's Ctrl-C finds it.
+
+        The prompt is written just before the read starts. CPython turns SIGINT into
+        KeyboardInterrupt only between bytecodes or when a blocking call fails with EINTR:
+        a signal that lands between the prompt and the read (a few microseconds, but
+        milliseconds while the boto import thread and the main thread hand the GIL over
+        on a loaded machine) is noticed only when the read returns, after the next line.
+        """
+        wchan = Path(f"/proc/{self.process.pid}/wchan")
+        if not wchan.exists():  # no /proc (macOS): give it time instead
+            time.sleep(1)
+            return
+        deadline = time.monotonic() + 20
+        # n_tty_read sleeps in wait_woken until a line arrives.
+        while wchan.read_text() != "wait_woken":
+            assert time.monotonic() < deadline, wchan.read_text()
+            time.sleep(0.005)
+
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())
 
@@ -255,6 +274,7 @@ def test_end_of_input_at_the_prompt_is_no_code(session_stub: StubServer, home: H
 def test_ctrl_c_at_the_prompt_exits_130_and_leaves_the_file(session_stub: StubServer, home: Home) -> None:
     terminal = Terminal(home)
     terminal.wait_for_prompt(1)
+    terminal.wait_until_reading()
     terminal.process.send_signal(signal.SIGINT)
 
     assert terminal.finish() == (130, "", f"MFA code for {DEVICE}: aws-mfa: interrupted\n")
