@@ -203,10 +203,10 @@ class Terminal:
         """Until aws-mfa is asleep reading the terminal, where a person's Ctrl-C finds it.
 
         The prompt is written just before the read starts. CPython turns SIGINT into
-        KeyboardInterrupt only between bytecodes or when a blocking call fails with EINTR:
-        a signal that lands between the prompt and the read (a few microseconds, but
-        milliseconds while the boto import thread and the main thread hand the GIL over
-        on a loaded machine) is noticed only when the read returns, after the next line.
+        KeyboardInterrupt between bytecodes, or when a blocking call fails with EINTR: a
+        signal that lands between the prompt and the read (microseconds, longer when the
+        loaded machine deschedules aws-mfa in between) is acted on only when the read
+        returns, after the next line. A person is not that quick; this harness was.
         """
         wchan = Path(f"/proc/{self.process.pid}/wchan")
         if not wchan.exists():  # no /proc (macOS): give it time instead
