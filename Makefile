@@ -3,9 +3,6 @@ PYTHON ?= python3
 # test-min: the oldest Python the project allows, if pyenv has it; else $(PYTHON).
 PYTHON_MIN ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10) $(PYTHON))
 VENV := .venv
-# An editable install that puts the checkout on sys.path: setuptools' default for a lone
-# module is an import hook, which costs every start and prints a warning banner.
-EDITABLE := --config-settings editable_mode=compat -e
 BIN := $(VENV)/bin
 
 # test-all: the suite on each Python the classifiers name, where pyenv has it.
@@ -16,7 +13,7 @@ PYTHONS ?= 3.10 3.11 3.12 3.13
 $(BIN)/aws-mfa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(EDITABLE) '.[test,lint,release]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,release]'
 	touch $@
 
 lint: $(BIN)/aws-mfa
@@ -41,7 +38,7 @@ test-min: .ci/lower-bounds.txt pyproject.toml
 	rm -rf .venv-min
 	$(PYTHON_MIN) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet -r .ci/lower-bounds.txt
-	.venv-min/bin/python -m pip install --quiet --no-deps $(EDITABLE) .
+	.venv-min/bin/python -m pip install --quiet --no-deps -e .
 	.venv-min/bin/python --version
 	.venv-min/bin/python -m pytest -q -p no:cacheprovider
 
