@@ -637,11 +637,17 @@ def test_proxy_that_is_no_url(
     monkeypatch.setenv("HTTP_PROXY", "not a url")
     home.credentials.write_text(LONG_TERM)
 
-    assert run(capsys, stdin="123456\n") == (
-        1,
-        "",
-        "aws-mfa: error: STS call failed: An HTTP Client raised an unhandled exception: Failed to parse: Host "
-        "'not a url' contains invalid character ' '\n",
+    from importlib.metadata import version
+
+    # urllib3 2 refuses the proxy URL itself; urllib3 1.26 (botocore's lower bound pins it)
+    # sends the request through it and the connection closes.
+    refused = (
+        "STS call failed: An HTTP Client raised an unhandled exception: Failed to parse: Host 'not a url' "
+        "contains invalid character ' '"
+        if not version("urllib3").startswith("1.")
+        else f"could not reach STS at {stub.url}/ (ConnectionClosedError); check the network, region or "
+        "AWS_ENDPOINT_URL_STS"
     )
+    assert run(capsys, stdin="123456\n") == (1, "", f"aws-mfa: error: {refused}\n")
     assert stub.requests == []
     assert home.credentials.read_text() == LONG_TERM
