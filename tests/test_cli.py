@@ -132,7 +132,8 @@ def test_help_shows_environment_and_effective_defaults(
         "--op-account ACCOUNT 1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: None)",
         "--op-item-name ITEM 1Password item whose one-time password is the MFA code; without one the code is "
         "asked for (env AWS_MFA_UPDATER_OP_ITEM_NAME; default: AWS prod)",
-        "--otp-timeout SECONDS how long 1Password or the OTP command may take (env AWS_MFA_OTP_TIMEOUT; default: 60)",
+        "--otp-timeout SECONDS how long 1Password, the OTP command or the long-term key's credential_process may "
+        "take (env AWS_MFA_OTP_TIMEOUT; default: 60)",
         "-V, --version show program's version number and exit",
     ]:
         assert text in flat

@@ -215,7 +215,7 @@ def test_each_failure_is_one_error_nothing_called_file_untouched(
     ("command", "message"),
     [
         pytest.param("no-such-program", f"{PROGRAM}: 'no-such-program' was not found on PATH", id="missing"),
-        pytest.param("keys 'unbalanced", f"{PROGRAM} cannot be split into words: No closing quotation", id="quote"),
+        pytest.param("keys 'unbalanced", f"{PROGRAM} is not a command line: no closing quotation", id="quote"),
     ],
 )
 def test_program_that_cannot_run(
@@ -446,9 +446,3 @@ def test_a_directory_that_cannot_be_created_is_one_error(
         "",
         f"aws-mfa: error: cannot create {tmp_path / 'no' / 'such'}: No such file or directory\n",
     )
-
-
-def test_an_empty_otp_command_is_one_error(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
-    home.credentials.write_text(LONG_TERM)
-
-    assert run(capsys, "--otp-command", " ", "-f") == (1, "", "aws-mfa: error: the OTP command is empty\n")

@@ -419,8 +419,10 @@ def test_setup_when_iam_answers_something_else_moves_the_keys_without_a_device(
     assert run(capsys, "--setup") == (
         0,
         "",
-        f"aws-mfa: warning: no MFA device configured and the answer from {sts_stub.url} is not IAM's; moving the "
-        f"keys without it: {LATER}\n" + moved(home.credentials, device=None) + NEXT,
+        f"aws-mfa: warning: no MFA device configured, and the answer from {sts_stub.url} is not an IAM response "
+        f"(check proxies and AWS_ENDPOINT_URL_IAM); moving the keys without it: {LATER}\n"
+        + moved(home.credentials, device=None)
+        + NEXT,
     )
     assert home.credentials.read_text() == f"[default-long-term]\n{KEYS}\n[default]\n"
 
