@@ -1409,13 +1409,17 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
     where = f"pass --device or add aws_mfa_device to [{long_name}]"
     try:
         usable = usable_devices(keys, region, long_name, credentials_path)
-    except AwsMfaError as error:
+    except DevicesUnknown as error:
         raise AwsMfaError(f"{error}; {where}") from None
     if not usable:
         raise AwsMfaError(f"no MFA device configured, and the user has no virtual or hardware MFA device; {where}")
     if len(usable) > 1:
         raise AwsMfaError(f"several MFA devices: {', '.join(usable)}; choose one: {where}")
     return usable[0]
+
+
+class DevicesUnknown(AwsMfaError):
+    """IAM did not say which MFA devices the key's user has (refused, unreachable, not IAM)."""
 
 
 def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
@@ -1438,11 +1442,11 @@ def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credent
             error.response.get("Error", {}).get("Code")
             or f"HTTP {error.response['ResponseMetadata']['HTTPStatusCode']}"
         )
-        raise AwsMfaError(f"no MFA device configured and IAM would not list them ({reason})") from None
+        raise DevicesUnknown(f"no MFA device configured and IAM would not list them ({reason})") from None
     except BotoCoreError as error:
-        raise AwsMfaError(f"no MFA device configured and IAM could not be asked: {_shorten(str(error))}") from None
+        raise DevicesUnknown(f"no MFA device configured and IAM could not be asked: {_shorten(str(error))}") from None
     except (ResponseParserError, KeyError, TypeError, AttributeError, ValueError):
-        raise AwsMfaError(
+        raise DevicesUnknown(
             f"no MFA device configured, and the answer from {client.meta.endpoint_url} is not an IAM response "
             "(check proxies and AWS_ENDPOINT_URL_IAM)"
         ) from None
@@ -2151,7 +2155,7 @@ def _setup_device(
         # [long_name] does not exist yet; botocore wants a profile that does.
         where = region.value if region else None
         usable = _in_time(lambda: usable_devices(keys, where, short_name, _expand(args.credentials_path)), "IAM")
-    except AwsMfaError as error:
+    except DevicesUnknown as error:
         messages.warn(f"{error}; moving the keys without it: {later}")
         return None
     if len(usable) > 1:
