@@ -189,12 +189,12 @@ def test_setup_with_several_devices_lists_them_and_writes_nothing(
     home: Home, sts_stub: StubServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home.credentials.write_text(CONFIGURED)
-    sts_stub.actions["ListMFADevices"] = mfa_devices("arn:aws:iam::1:mfa/a", "GAHT0001")
+    sts_stub.actions["ListMFADevices"] = mfa_devices("arn:aws:iam::1:mfa/a", "GAHT12345678")
 
     assert run(capsys, "--setup") == (
         1,
         "",
-        "aws-mfa: error: several MFA devices: arn:aws:iam::1:mfa/a, GAHT0001; run aws-mfa --setup --device SERIAL "
+        "aws-mfa: error: several MFA devices: arn:aws:iam::1:mfa/a, GAHT12345678; run aws-mfa --setup --device SERIAL "
         "with one; nothing was written\n",
     )
     assert home.credentials.read_text() == CONFIGURED
