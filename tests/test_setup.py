@@ -23,6 +23,9 @@ from conftest import StubServer
 from test_modes import mfa_devices
 from test_modes import params
 from test_refresh import run
+from test_surroundings import as_nobody
+from test_surroundings import nobody_dir  # noqa: F401 (a fixture)
+from test_surroundings import nobody_file
 
 import aws_mfa
 
@@ -468,3 +471,24 @@ def test_status_without_a_credentials_file(home: Home, capsys: pytest.CaptureFix
         "",
         f"aws-mfa: error: {home.credentials} does not exist; create it with a [work-long-term] section\n",
     )
+
+
+def test_setup_on_a_file_of_another_user_is_refused_unchanged(
+    nobody_dir: Path,  # noqa: F811 (the fixture imported above)
+    stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    credentials = nobody_dir / "credentials"
+    nobody_file(credentials, CONFIGURED, owner=0, mode=0o666)
+
+    with as_nobody():
+        result = run(capsys, "--setup", "--device", DEVICE)
+
+    assert result == (
+        1,
+        "",
+        f"aws-mfa: error: {credentials} belongs to uid 0, and a file written by this user would not; run aws-mfa "
+        "as that user. The file is unchanged\n",
+    )
+    assert (credentials.read_text(), credentials.stat().st_uid) == (CONFIGURED, 0)
+    assert stub.requests == []
