@@ -1544,7 +1544,7 @@ def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
     try:
         os.fchown(descriptor, *owner)
     except PermissionError:
-        if owner[0] != os.geteuid():  # pragma: no cover (check_writable refused it before; a race reaches it)
+        if owner[0] != os.geteuid():  # a refresh's check_writable refuses it before; --setup and a race reach it
             raise _foreign_file(real, owner[0]) from None
         # Not a member of the file's group: the file stays the user's, in the user's group.
 
