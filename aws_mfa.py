@@ -101,6 +101,8 @@ SECRET_RE = re.compile(r"[!-~]+")  # printable ASCII, no spaces or line breaks
 CODE_REJECTED = "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again"
 ROLE_KEY = "aws_mfa_role_arn"
 OP_SOURCE = "1Password"
+KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key")
+SECRET_NAMES = ("aws_secret_access_key", "aws_session_token", "aws_security_token")
 SESSION_KEYS = (
     "aws_access_key_id",
     "aws_secret_access_key",
@@ -523,13 +525,18 @@ def verify_splice(
             target.pop(key, None)
         else:
             target[key] = value
+    verify_text(expected, new_text, f"[{section}]", path)
+
+
+def verify_text(expected: Mapping[str, Mapping[str, str]], new_text: str, around: str, path: str) -> None:
+    """The composed text must read back as exactly the expected sections, else nothing is written."""
     try:
         after: Mapping[str, Mapping[str, str]] = parse_ini(new_text, path)
     except AwsMfaError:
         after = {}
     if dict(after) != expected:
         raise AwsMfaError(
-            f"{path}: the updated file would not read back as expected around [{section}] "
+            f"{path}: the updated file would not read back as expected around {around} "
             "(unusual indentation or [DEFAULT] keys?); nothing was written"
         )
 
@@ -542,7 +549,7 @@ def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: s
             f"(aws_access_key_id, aws_secret_access_key, aws_mfa_device)"
         )
     section = sections[name]
-    missing = [key for key in SESSION_KEYS[:2] if not section.get(key)]
+    missing = [key for key in KEY_NAMES if not section.get(key)]
     if missing:
         raise AwsMfaError(f"[{name}] in {path} lacks {' and '.join(missing)}; add the long-term key")
     access_key_id = section["aws_access_key_id"]
@@ -563,6 +570,79 @@ def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: s
     return LongTermKeys(access_key_id, secret)
 
 
+def holds_long_term_keys(section: Mapping[str, str] | None) -> bool:
+    """A section with an access key and no session token: long-term keys, as `aws configure` writes them."""
+    section = section or {}
+    return bool(
+        section.get("aws_access_key_id") and not (section.get("aws_session_token") or section.get("aws_security_token"))
+    )
+
+
+def key_program(config: Mapping[str, Mapping[str, str]], long_name: str) -> Helper | None:
+    """The credential_process of the config file's long-term profile, if it has one."""
+    command = config.get(f"profile {long_name}", {}).get("credential_process")
+    what = f"credential_process of [profile {long_name}]"
+    if not command:
+        return None
+    try:
+        return Helper(split_command(command), what)
+    except ValueError as error:
+        raise AwsMfaError(f"{what} is not a command line: {str(error).lower()}") from None
+
+
+def long_term_source(
+    sections: Mapping[str, Mapping[str, str]],
+    config: Callable[[], Mapping[str, Mapping[str, str]]],
+    long_name: str,
+    short_name: str,
+    path: str,
+    *,
+    exists: bool = True,
+) -> LongTermKeys | Helper:
+    """The long-term keys from the credentials file, else the program that prints them.
+
+    As in botocore, keys in the credentials file win over the config file's credential_process.
+    """
+    if any(sections.get(long_name, {}).get(key) for key in KEY_NAMES):
+        return long_term_keys(sections, long_name, path)
+    program = key_program(config(), long_name)
+    if program:
+        return program
+    if not exists:
+        raise AwsMfaError(f"{path} does not exist; create it with a [{long_name}] section")
+    if long_name not in sections and holds_long_term_keys(sections.get(short_name)):
+        raise AwsMfaError(
+            f"[{short_name}] in {path} holds long-term keys, as `aws configure` writes them, and there is no "
+            f"[{long_name}]; run {command_line(short_name, long_name, '--setup')} to move them there"
+        )
+    return long_term_keys(sections, long_name, path)
+
+
+def process_keys(output: str, what: str) -> LongTermKeys:
+    """The long-term keys in a credential_process program's JSON; nothing of it is ever shown."""
+    import json  # only when a program supplies the keys
+
+    try:
+        data = json.loads(output)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise AwsMfaError(f"{what} printed no JSON object (the credential_process format)")
+    if data.get("Version") != 1:
+        raise AwsMfaError(f"{what} printed Version {data.get('Version')!r}; the credential_process format is Version 1")
+    missing = [key for key in ("AccessKeyId", "SecretAccessKey") if not isinstance(data.get(key), str) or not data[key]]
+    if missing:
+        raise AwsMfaError(f"{what} printed no {' and no '.join(missing)}")
+    if data.get("SessionToken") or data["AccessKeyId"].startswith("ASIA"):
+        raise AwsMfaError(
+            f"{what} printed temporary session credentials; GetSessionToken needs the IAM user's long-term "
+            "access key (AKIA...), so make it print that, without a SessionToken"
+        )
+    if not ACCESS_KEY_RE.fullmatch(data["AccessKeyId"]) or any(c.isspace() for c in data["SecretAccessKey"]):
+        raise AwsMfaError(f"{what} printed a malformed access key id or secret")
+    return LongTermKeys(data["AccessKeyId"], data["SecretAccessKey"])
+
+
 def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_term: LongTermKeys, path: str) -> None:
     """Refuse to overwrite a short-term section that holds someone's long-term keys."""
     section = sections.get(name, {})
@@ -574,6 +654,87 @@ def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_
             f"[{name}] in {path} holds long-term keys without a session token; refusing to "
             f"overwrite them. Move them to the long-term section (or delete them) and run again"
         )
+
+
+def keys_to_move(
+    sections: Mapping[str, Mapping[str, str]],
+    config: Mapping[str, Mapping[str, str]],
+    short_name: str,
+    long_name: str,
+    path: str,
+) -> LongTermKeys | None:
+    """The long-term keys --setup moves out of [short_name]; None when [long_name] is already set up."""
+    short_term = sections.get(short_name, {})
+    in_long_term = any(sections.get(long_name, {}).get(key) for key in KEY_NAMES)
+    if in_long_term or key_program(config, long_name):
+        if in_long_term and holds_long_term_keys(short_term):
+            copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
+            if copy != long_term_keys(sections, long_name, path):
+                raise AwsMfaError(
+                    f"[{short_name}] and [{long_name}] in {path} hold different long-term keys; keep the one you use "
+                    f"in [{long_name}], delete the keys from [{short_name}], then run aws-mfa"
+                )
+        return None
+    if not holds_long_term_keys(short_term):
+        raise AwsMfaError(
+            f"no long-term key to set up: neither [{short_name}] nor [{long_name}] in {path} holds one. Add "
+            f"'[{long_name}]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
+            f"'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
+            f"'credential_process = ...' in [profile {long_name}] of the config file (see the README's recipes)"
+        )
+    if long_name in sections:
+        raise AwsMfaError(
+            f"[{long_name}] in {path} exists but holds no keys; move aws_access_key_id and aws_secret_access_key "
+            f"of [{short_name}] into it, or remove it and run aws-mfa --setup again"
+        )
+    return long_term_keys(sections, short_name, path)
+
+
+def move_keys(text: str, short_name: str, long_name: str, device: str | None) -> str:
+    """[short_name]'s two key lines, as they are, moved into a new [long_name] right before its header."""
+    lines = split_lines(text)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    kept: list[str] = []
+    moved: list[str] = []
+    header = 0
+    for line, info in zip(lines, _classify(lines), strict=True):
+        if info.section != short_name:
+            kept.append(line)
+        elif info.kind == "header":
+            header = len(kept)
+            kept.append(line)
+        elif info.key in KEY_NAMES and info.kind == "option":
+            moved.append(line if line.endswith(("\n", "\r")) else line + newline)
+        else:
+            kept.append(line)
+    device_line = [f"aws_mfa_device = {device}{newline}"] if device else []
+    kept[header:header] = [f"[{long_name}]{newline}", *moved, *device_line, newline]
+    return "".join(kept)
+
+
+def moved_sections(
+    before: Mapping[str, Mapping[str, str]], short_name: str, long_name: str, device: str | None
+) -> dict[str, dict[str, str]]:
+    """The sections move_keys' text must read back as."""
+    expected = {name: dict(items) for name, items in before.items()}
+    short_term = expected[short_name]
+    # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
+    long_term = {**before.get(configparser.DEFAULTSECT, {}), **{key: short_term.pop(key) for key in KEY_NAMES}}
+    expected[long_name] = {**long_term, **({"aws_mfa_device": device} if device else {})}
+    return expected
+
+
+def mask_secrets(text: str) -> list[str]:
+    """The file's lines, without line endings, every secret value replaced by ****."""
+    lines = split_lines(text)
+    masked = []
+    for line, info in zip(lines, _classify(lines), strict=True):
+        if info.key in SECRET_NAMES and info.kind == "option":
+            line = _replace_value(line, "****")
+        elif info.key in SECRET_NAMES:
+            line = line[: len(line) - len(line.lstrip())] + "****"
+        masked.append(line.rstrip("\r\n"))
+    return masked
 
 
 def session_values(credentials: SessionCredentials, role: str | None) -> dict[str, str | None]:
@@ -634,6 +795,18 @@ def mfa_device(
             if section and config.get(section, {}).get("mfa_serial"):
                 return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]")
     return None
+
+
+def command_line(short_name: str, long_name: str, *options: str) -> str:
+    """The aws-mfa command for this pair of profiles, to show in a message."""
+    import shlex  # only for messages that suggest a command
+
+    argv = ["aws-mfa", *options]
+    if short_name != DEFAULT_PROFILE:
+        argv += ["-p", short_name]
+    if long_name[len(short_name) :] != DEFAULT_SUFFIX:
+        argv.append(f"--long-term-suffix={long_name[len(short_name) :]}")  # one word: the suffix may start with -
+    return shlex.join(argv)
 
 
 def check_code(code: str, origin: str) -> str:
@@ -753,6 +926,15 @@ def _not_a_file(path: str) -> AwsMfaError:
     return AwsMfaError(f"{path} is not a regular file (a FIFO, device or socket); point to a file")
 
 
+def readable_by_others(path: str) -> int | None:
+    """The file's permission bits when group or others may read it (POSIX only), else None."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+    return mode if os.name == "posix" and mode & 0o077 else None
+
+
 def decode(data: bytes, path: str) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         raise AwsMfaError(
@@ -765,14 +947,10 @@ def decode(data: bytes, path: str) -> str:
         raise AwsMfaError(f"{path}: line {line} is not valid UTF-8; fix the file, nothing was written") from None
 
 
-def read_text(path: str, *, missing_ok: bool = False) -> str | None:
-    """A credentials/config file as text; None if missing and that is fine."""
+def read_text(path: str) -> str | None:
+    """A credentials/config file as text; None if it is missing."""
     data = read_bytes(path)
-    if data is None:
-        if missing_ok:
-            return None
-        raise AwsMfaError(f"{path} does not exist; create it with a [default-long-term] section")
-    return decode(data, path)
+    return decode(data, path) if data is not None else None
 
 
 def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> str:
@@ -781,10 +959,20 @@ def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messag
 
 
 def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> Callable[[], str]:
-    """Start the program now; the call returned waits for its code (or raises AwsMfaError).
+    """Start `op` or an OTP program now; the call returned waits for its six-digit code."""
+    finish = start_program(argv, timeout, what, "code", messages)
+    return lambda: check_code(finish(), what)
+
+
+def start_program(
+    argv: Sequence[str], timeout: float, what: str, wanted: str, messages: _Messages
+) -> Callable[[], str]:
+    """Start a helper program now; the call returned waits for what it printed (or raises AwsMfaError).
 
     Started before boto is imported in the background, the program (1Password may take a
-    second) runs while the import does.
+    second) runs while the import does. It runs without a shell, with stdin closed and its
+    output captured and capped; `timeout` counts from the start, so programs started
+    together share it.
     """
     import subprocess  # not needed on the skip, status and help paths
     import threading
@@ -792,6 +980,7 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
     # Its own process group, so that it and whatever it starts can be ended together; in our
     # session still, so 1Password's app integration recognises the terminal it runs for.
     group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+    started = time.monotonic()
     try:
         with _HELPERS_LOCK:
             process = subprocess.Popen(
@@ -842,14 +1031,17 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
     for thread in (*readers, waiter):
         thread.start()
 
+    def left(after: float) -> float:
+        return max(started + after - time.monotonic(), 0.0)
+
     def finish() -> str:
         try:
-            if not exited.wait(min(WAIT_NOTICE_AFTER, timeout)) and timeout > WAIT_NOTICE_AFTER:
+            if not exited.wait(left(min(WAIT_NOTICE_AFTER, timeout))) and timeout > WAIT_NOTICE_AFTER:
                 if _isatty(sys.stderr):  # someone is watching: say why nothing happens
                     messages.say(f"waiting for {what} (approve the request if it asks)...")
-                exited.wait(timeout - WAIT_NOTICE_AFTER)
+                exited.wait(left(timeout))
             if not exited.is_set():
-                raise AwsMfaError(f"{what} gave no code within {timeout:g} s")
+                raise AwsMfaError(f"{what} gave no {wanted} within {timeout:g} s")
         finally:
             # Timed out, or interrupted (Ctrl-C, SIGTERM) while waiting: ended before its pipes are awaited.
             end_helpers(process)
@@ -858,12 +1050,12 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
                 # then its reader, a daemon thread, is left behind.
                 reader.join(1.0)
         if len(out) > HELPER_OUTPUT_LIMIT:
-            raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no code")
+            raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no {wanted}")
         if process.returncode != 0:
             detail = _shorten(err.decode("utf-8", "replace")) or "no message"
             how = f"exit {process.returncode}" if process.returncode > 0 else f"killed by signal {-process.returncode}"
             raise AwsMfaError(f"{what} failed ({how}): {detail}")
-        return check_code(out.decode("utf-8", "replace"), what)
+        return out.decode("utf-8", "replace")
 
     return finish
 
@@ -1069,16 +1261,24 @@ def _client_config() -> Any:
     )
 
 
-def aws_client(service: str, keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> Any:
-    """A client that signs with the long-term keys only and never retries."""
+def aws_client(
+    service: str, keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
+) -> Any:
+    """A client that signs with the long-term keys only and never retries.
+
+    botocore is imported before the keys are asked for, so a program printing them runs
+    during the import.
+    """
     from botocore.exceptions import BotoCoreError
 
+    session = _botocore_session(credentials_path, long_name, region)
+    long_term = keys()
     try:
-        return _botocore_session(credentials_path, long_name, region).create_client(
+        return session.create_client(
             service,
             region_name=region or "us-east-1",
-            aws_access_key_id=keys.access_key_id,
-            aws_secret_access_key=keys.secret_access_key,
+            aws_access_key_id=long_term.access_key_id,
+            aws_secret_access_key=long_term.secret_access_key,
             aws_session_token=None,
             config=_client_config(),
         )
@@ -1090,7 +1290,10 @@ def aws_client(service: str, keys: LongTermKeys, region: str | None, long_name: 
         ) from None
 
 
-def sts_client(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> STSClient:
+def sts_client(
+    keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
+) -> STSClient:
+    """An STS client that signs with the long-term keys only and never retries."""
     client: STSClient = aws_client("sts", keys, region, long_name, credentials_path)
     return client
 
@@ -1203,12 +1406,32 @@ def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
 
 def discover_device(keys: LongTermKeys, region: str | None, long_name: str, credentials_path: str) -> str:
     """The one usable MFA device of the key's user, from iam:ListMFADevices."""
+    where = f"pass --device or add aws_mfa_device to [{long_name}]"
+    try:
+        usable = usable_devices(keys, region, long_name, credentials_path)
+    except DevicesUnknown as error:
+        raise AwsMfaError(f"{error}; {where}") from None
+    if not usable:
+        raise AwsMfaError(f"no MFA device configured, and the user has no virtual or hardware MFA device; {where}")
+    if len(usable) > 1:
+        raise AwsMfaError(f"several MFA devices: {', '.join(usable)}; choose one: {where}")
+    return usable[0]
+
+
+class DevicesUnknown(AwsMfaError):
+    """IAM did not say which MFA devices the key's user has (refused, unreachable, not IAM)."""
+
+
+def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
+    """The MFA devices of the key's user that give codes, from iam:ListMFADevices.
+
+    `profile` names a profile that exists, for botocore's sake; the keys sign the call.
+    """
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
     from botocore.parsers import ResponseParserError
 
-    where = f"pass --device or add aws_mfa_device to [{long_name}]"
-    client = aws_client("iam", keys, region, long_name, credentials_path)
+    client = aws_client("iam", lambda: keys, region, profile, credentials_path)
     try:
         devices = client.list_mfa_devices()["MFADevices"]
         serials: list[str] = [device["SerialNumber"] for device in devices]
@@ -1219,23 +1442,16 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
             error.response.get("Error", {}).get("Code")
             or f"HTTP {error.response['ResponseMetadata']['HTTPStatusCode']}"
         )
-        raise AwsMfaError(f"no MFA device configured and IAM would not list them ({reason}); {where}") from None
+        raise DevicesUnknown(f"no MFA device configured and IAM would not list them ({reason})") from None
     except BotoCoreError as error:
-        raise AwsMfaError(
-            f"no MFA device configured and IAM could not be asked: {_shorten(str(error))}; {where}"
-        ) from None
+        raise DevicesUnknown(f"no MFA device configured and IAM could not be asked: {_shorten(str(error))}") from None
     except (ResponseParserError, KeyError, TypeError, AttributeError, ValueError):
-        raise AwsMfaError(
+        raise DevicesUnknown(
             f"no MFA device configured, and the answer from {client.meta.endpoint_url} is not an IAM response "
-            f"(check proxies and AWS_ENDPOINT_URL_IAM); {where}"
+            "(check proxies and AWS_ENDPOINT_URL_IAM)"
         ) from None
     # FIDO keys (u2f) cannot give a code that STS accepts.
-    usable = [serial for serial in serials if ":u2f/" not in serial]
-    if not usable:
-        raise AwsMfaError(f"no MFA device configured, and the user has no virtual or hardware MFA device; {where}")
-    if len(usable) > 1:
-        raise AwsMfaError(f"several MFA devices: {', '.join(usable)}; choose one: {where}")
-    return usable[0]
+    return [serial for serial in serials if ":u2f/" not in serial]
 
 
 def _explain_botocore_error(error: Exception, endpoint: str) -> str:
@@ -1328,7 +1544,7 @@ def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
     try:
         os.fchown(descriptor, *owner)
     except PermissionError:
-        if owner[0] != os.geteuid():  # pragma: no cover (check_writable refused it before; a race reaches it)
+        if owner[0] != os.geteuid():  # a refresh's check_writable refuses it before; --setup and a race reach it
             raise _foreign_file(real, owner[0]) from None
         # Not a member of the file's group: the file stays the user's, in the user's group.
 
@@ -1340,9 +1556,20 @@ def _foreign_file(real: str, uid: int) -> AwsMfaError:
     )
 
 
+def _make_directory(directory: str) -> None:
+    """The credentials file's directory, made 0700 if missing, as `aws configure` makes ~/.aws."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise AwsMfaError(f"cannot create {directory}: {error.strerror}") from None
+
+
 def check_writable(path: str) -> None:
     """What would stop the write, found before a one-time code is spent on STS."""
     real = os.path.realpath(path)
+    _make_directory(os.path.dirname(real))
     uid = _owner(real, os.path.dirname(real))[0]
     if sys.platform != "win32" and os.geteuid() not in (0, uid):
         raise _foreign_file(real, uid)
@@ -1382,16 +1609,18 @@ def _fsync_directory(directory: str) -> None:
             os.close(descriptor)
 
 
-def write_atomically(path: str, compose: Callable[[str], str]) -> None:
+def write_atomically(path: str, compose: Callable[[str], str], *, private: bool = False) -> None:
     """Replace `path` with compose(current text), under a lock, all or nothing.
 
     The text is re-read under the lock; if another program changes the file while we
-    compose, the new text is composed again from the fresh file.
+    compose, the new text is composed again from the fresh file. The file keeps its mode
+    (a new one is 0600); `private` takes away what group and others could do.
     """
     import tempfile  # only the refresh path writes
 
     real = os.path.realpath(path)  # replace the target, so a symlink stays a symlink
     directory, name = os.path.split(real)
+    _make_directory(directory)
     with _locked(f"{real}.aws-mfa.lock") as lock:
         owner = _owner(real, directory)
         _settle_lock(lock, owner)
@@ -1405,7 +1634,7 @@ def write_atomically(path: str, compose: Callable[[str], str]) -> None:
             except OSError as error:
                 raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
             try:
-                mode = os.stat(real).st_mode & 0o7777 if before is not None else 0o600
+                mode = os.stat(real).st_mode & (0o7700 if private else 0o7777) if before is not None else 0o600
                 with open(descriptor, "wb") as file:
                     _keep_owner(descriptor, owner, real)
                     file.write(data)
@@ -1593,7 +1822,8 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         metavar="SECONDS",
         type=parse_timeout,
         default=env.get("AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
-        help="how long 1Password or the OTP command may take (env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
+        help="how long 1Password, the OTP command or the long-term key's credential_process may take "
+        "(env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
     )
     modes = parser.add_argument_group("instead of a plain refresh").add_mutually_exclusive_group()
     modes.add_argument("--status", action="store_true", help="print the session's state; exit 0 if valid, else 1")
@@ -1601,7 +1831,14 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     modes.add_argument(
         "--credential-process", action="store_true", help="refresh if due, then print credential_process JSON"
     )
-    modes.add_argument("--dry-run", action="store_true", help="print what would be done; ask, call and write nothing")
+    modes.add_argument(
+        "--setup",
+        action="store_true",
+        help="first run: move the keys `aws configure` wrote in [PROFILE] to a new [PROFILE-long-term]",
+    )
+    parser.add_argument_group("with a refresh or --setup").add_argument(
+        "--dry-run", action="store_true", help="print what would be done; ask, call and write nothing"
+    )
     output = parser.add_argument_group("messages")
     loudness = output.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
@@ -1616,7 +1853,8 @@ class Plan(NamedTuple):
     path: str
     short_name: str
     long_name: str
-    keys: LongTermKeys
+    keys: LongTermKeys | Helper  # from the credentials file, or the program that prints them
+    sections: Mapping[str, Mapping[str, str]]  # the credentials file as first read
     device: Source | None
     region: Source | None
     code: str | None
@@ -1638,13 +1876,14 @@ def _role_session_name() -> str:
 
 
 def _make_plan(
-    args: argparse.Namespace, env: Mapping[str, str], path: str, sections: Mapping[str, Mapping[str, str]]
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    path: str,
+    sections: Mapping[str, Mapping[str, str]],
+    config: Mapping[str, Mapping[str, str]],
+    keys: LongTermKeys | Helper,
 ) -> Plan:
     short_name, long_name = args.profile, args.profile + args.long_term_suffix
-    keys = long_term_keys(sections, long_name, path)
-    config_path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
-    config_text = read_text(config_path, missing_ok=True)
-    config = parse_ini(config_text, config_path) if config_text is not None else {}
     role = args.assume_role
     request = Request(
         device="",
@@ -1658,6 +1897,7 @@ def _make_plan(
         short_name=short_name,
         long_name=long_name,
         keys=keys,
+        sections=sections,
         device=_checked_device(mfa_device(args.device, env, config, sections, long_name, short_name)),
         region=configured_region(args.region, env, config, sections, (long_name, short_name)),
         code=args.code,
@@ -1674,6 +1914,20 @@ def _checked_device(device: Source | None) -> Source | None:
             f"the MFA device {device.value!r} ({device.origin}) is not an MFA device ARN or serial number"
         )
     return device
+
+
+def _config_reader(env: Mapping[str, str]) -> Callable[[], Mapping[str, Mapping[str, str]]]:
+    """The config file's sections, read when first asked for: the skip path rarely needs them."""
+    read: list[Mapping[str, Mapping[str, str]]] = []
+
+    def config() -> Mapping[str, Mapping[str, str]]:
+        if not read:
+            path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+            text = read_text(path)
+            read.append(parse_ini(text, path) if text is not None else {})
+        return read[0]
+
+    return config
 
 
 def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str:
@@ -1705,6 +1959,9 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str
     lines = {
         "credentials file": plan.path,
         "profiles": f"[{plan.long_name}] -> [{plan.short_name}]",
+        "long-term keys": f"[{plan.long_name}] of the credentials file"
+        if isinstance(plan.keys, LongTermKeys)
+        else f"{plan.keys.what} in the config file, run only when a refresh is due",
         "MFA device": f"{plan.device.value} ({plan.device.origin})" if plan.device else "ask IAM (ListMFADevices)",
         "region": f"{plan.region.value} ({plan.region.origin})"
         if plan.region
@@ -1716,20 +1973,47 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str
     return "".join(f"{name}: {value}\n" for name, value in lines.items())
 
 
+def _start_keys(plan: Plan, messages: _Messages) -> Callable[[], LongTermKeys]:
+    """The long-term keys: the file's at once, or the program's, started now.
+
+    The program's answer is awaited in a thread, so that the main thread (before the
+    prompt) and the thread building the STS client can both wait for it.
+    """
+    if isinstance(plan.keys, LongTermKeys):
+        file_keys = plan.keys
+        return lambda: file_keys
+    what = plan.keys.what
+    finish = start_program(plan.keys.argv, plan.otp_timeout, what, "access key", messages)
+    answer = in_background(lambda: process_keys(finish(), what))
+
+    def program_keys() -> LongTermKeys:
+        keys = answer(None)
+        assert keys is not None  # without a timeout, waiting ends with the value or raises
+        return keys
+
+    return program_keys
+
+
 def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> SessionCredentials:
     """Ask for the code, call STS, write the short-term section; the new session."""
-    with contextlib.suppress(OSError):
-        mode = os.stat(plan.path).st_mode & 0o777
-        if os.name == "posix" and mode & 0o077:
-            can = " and ".join(word for word, bits in (("read", 0o044), ("changed", 0o022)) if mode & bits) or "run"
-            messages.warn(f"{plan.path} can be {can} by other users (mode {mode:o}); chmod 600 it")
+    mode = readable_by_others(plan.path)
+    if mode:
+        can = " and ".join(word for word, bits in (("read", 0o044), ("changed", 0o022)) if mode & bits) or "run"
+        messages.warn(f"{plan.path} can be {can} by other users (mode {mode:o}); chmod 600 it")
     check_writable(plan.path)
+    long_term = _start_keys(plan, messages)
     device = plan.device.value if plan.device else ""
     if not device:
         region = plan.region.value if plan.region else None
-        device = _in_time(lambda: discover_device(plan.keys, region, plan.long_name, plan.path), "IAM")
+        keys = long_term()
+        device = _in_time(lambda: discover_device(keys, region, plan.long_name, plan.path), "IAM")
         messages.say(
-            f"using MFA device {device}; to skip this look-up, add 'aws_mfa_device = {device}' to [{plan.long_name}]"
+            f"using MFA device {device}; to skip this look-up, add "
+            + (
+                f"'aws_mfa_device = {device}' to [{plan.long_name}]"
+                if isinstance(plan.keys, LongTermKeys)
+                else f"'mfa_serial = {device}' to [profile {plan.long_name}] of the config file"
+            )
         )
     else:
         messages.say(f"MFA device: {device} ({plan.device.origin if plan.device else ''})", 2)
@@ -1744,11 +2028,13 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         else:
             origin = "instance metadata" if found else "no answer from instance metadata"
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
-        return sts_client(plan.keys, found, plan.long_name, plan.path)
+        return sts_client(long_term, found, plan.long_name, plan.path)
 
     helper = plan.helper if not plan.code else None
     pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
     client = in_background(build_client)
+    # A failing key program stops the run here: before the prompt, with nothing called.
+    check_short_term(plan.sections, plan.short_name, long_term(), plan.path)
     code, automatic = get_code(plan.code, pending, device, messages, terminal_only=plan.terminal_only)
     sts = client(None)
     assert sts is not None  # without a timeout, waiting ends with the value or raises
@@ -1767,7 +2053,9 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
 
     def compose(current: str) -> str:
         fresh = parse_ini(current, plan.path)
-        check_short_term(fresh, plan.short_name, long_term_keys(fresh, plan.long_name, plan.path), plan.path)
+        # The file's long-term keys are read again, as another program may have changed them.
+        keys = long_term_keys(fresh, plan.long_name, plan.path) if isinstance(plan.keys, LongTermKeys) else long_term()
+        check_short_term(fresh, plan.short_name, keys, plan.path)
         new_text = splice_section(current, plan.short_name, values)
         verify_splice(fresh, new_text, plan.short_name, values, plan.path)
         return new_text
@@ -1799,6 +2087,86 @@ def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
     return 0
 
 
+def _setup(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    path: str,
+    text: str,
+    config: Callable[[], Mapping[str, Mapping[str, str]]],
+    messages: _Messages,
+) -> int:
+    """First run: move `aws configure`'s keys from [P] into a new [P-long-term], with the device."""
+    short_name, long_name = args.profile, args.profile + args.long_term_suffix
+    sections = parse_ini(text, path)
+    keys = keys_to_move(sections, config(), short_name, long_name, path)
+    if keys is None:
+        where = f"[{long_name}] of {path}" if long_name in sections else f"the config file's [profile {long_name}]"
+        messages.say(f"already set up: the long-term key comes from {where}; run {command_line(short_name, long_name)}")
+        if holds_long_term_keys(sections.get(short_name)) and long_name not in sections:
+            messages.warn(
+                f"[{short_name}] in {path} still holds an access key; a refresh replaces it only if it is the key "
+                "credential_process prints"
+            )
+        return 0
+    mode = readable_by_others(path)
+    device = _checked_device(mfa_device(args.device, env, config(), sections, long_name, short_name))
+    if args.dry_run:
+        import difflib  # only for --setup --dry-run
+
+        after = move_keys(text, short_name, long_name, device.value if device else None)
+        diff = difflib.unified_diff(
+            mask_secrets(text), mask_secrets(after), path, f"{path} after aws-mfa --setup", lineterm=""
+        )
+        notes = [] if device else ["aws_mfa_device: asked of IAM (ListMFADevices) when run without --dry-run"]
+        _emit("".join(f"{line}\n" for line in [*diff, *notes, *([f"mode: {mode:o} -> 600"] if mode else [])]))
+        return 0
+    found = device.value if device else _setup_device(args, env, config(), sections, keys, messages)
+
+    def compose(current: str) -> str:
+        fresh = parse_ini(current, path)
+        if keys_to_move(fresh, config(), short_name, long_name, path) != keys:
+            raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
+        new_text = move_keys(current, short_name, long_name, found)
+        verify_text(moved_sections(fresh, short_name, long_name, found), new_text, f"[{long_name}]", path)
+        return new_text
+
+    write_atomically(path, compose, private=True)
+    if mode:
+        messages.say(f"{path} could be read by other users (mode {mode:o}); it is now 600")
+    device_note = f" with aws_mfa_device = {found}" if found else ""
+    messages.say(f"moved the long-term key of [{short_name}] to a new [{long_name}]{device_note} in {path}")
+    messages.say(f"next: run {command_line(short_name, long_name)} to put a session into [{short_name}]")
+    return 0
+
+
+def _setup_device(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    config: Mapping[str, Mapping[str, str]],
+    sections: Mapping[str, Mapping[str, str]],
+    keys: LongTermKeys,
+    messages: _Messages,
+) -> str | None:
+    """The one usable device IAM lists for the keys being moved; None (said) when it lists none or refuses."""
+    short_name, long_name = args.profile, args.profile + args.long_term_suffix
+    region = configured_region(args.region, env, config, sections, (long_name, short_name))
+    later = f"add 'aws_mfa_device = ARN' to [{long_name}] (IAM console, Security credentials) or pass --device"
+    try:
+        # [long_name] does not exist yet; botocore wants a profile that does.
+        where = region.value if region else None
+        usable = _in_time(lambda: usable_devices(keys, where, short_name, _expand(args.credentials_path)), "IAM")
+    except DevicesUnknown as error:
+        messages.warn(f"{error}; moving the keys without it: {later}")
+        return None
+    if len(usable) > 1:
+        command = command_line(short_name, long_name, "--setup", "--device", "SERIAL")
+        raise AwsMfaError(f"several MFA devices: {', '.join(usable)}; run {command} with one; nothing was written")
+    if not usable:
+        messages.warn(f"IAM lists no virtual or hardware MFA device for this key; once it has one, {later}")
+        return None
+    return usable[0]
+
+
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     output_mode = args.env or args.credential_process
     if sys.stdout is None and (output_mode or args.status or args.dry_run):
@@ -1807,21 +2175,28 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
     text = read_text(path)
-    assert text is not None  # read_text raises for a missing file unless missing_ok
-    sections = parse_ini(text, path)
-    if args.status:
-        return _status(args.profile, sections.get(args.profile), now)
+    sections = parse_ini(text or "", path)
     long_name = args.profile + args.long_term_suffix
-    check_short_term(sections, args.profile, long_term_keys(sections, long_name, path), path)
+    if args.status:
+        if text is None:
+            raise AwsMfaError(f"{path} does not exist; create it with a [{long_name}] section")
+        return _status(args.profile, sections.get(args.profile), now)
+    config = _config_reader(env)
+    if args.setup:
+        with _signals_stop_the_run():
+            return _setup(args, env, path, text or "", config, messages)
+    keys = long_term_source(sections, config, long_name, args.profile, path, exists=text is not None)
+    if isinstance(keys, LongTermKeys):
+        check_short_term(sections, args.profile, keys, path)
     kept = None if args.force else still_valid(sections.get(args.profile), args.assume_role, args.min_remaining, now)
     if kept and not args.dry_run:
-        # The skip path: no config file, no boto, no helper.
+        # The skip path: no boto, no helper, and the config file only when the keys come from a program.
         left = format_span((kept.expiration - now).total_seconds())
         until = f"valid until {format_local(kept.expiration)} ({left} left)"
         messages.say(f"[{args.profile}] is still {until}; --force refreshes", 2 if output_mode else 1)
         session = kept
     else:
-        plan = _make_plan(args, env, path, sections)
+        plan = _make_plan(args, env, path, sections, config(), keys)
         if args.dry_run:
             _emit(_describe(plan, kept, now))
             return 0
@@ -1902,6 +2277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = os.environ
     parser = _build_parser(env)
     args = parser.parse_args(_attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
+    for mode in ("status", "env", "credential_process"):
+        if args.dry_run and getattr(args, mode):
+            parser.error(f"argument --dry-run: not allowed with argument --{mode.replace('_', '-')}")
     try:
         return _run(args, env)
     except AwsMfaError as error:

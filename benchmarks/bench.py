@@ -34,6 +34,8 @@ LONG_TERM = (
     "aws_mfa_device = arn:aws:iam::123456789012:mfa/alice\n"
 )
 OP_DELAY = 0.3
+# A key program (credential_process) and an OTP program that take this long each.
+PROGRAM_DELAY = 1.5
 
 
 class Target(NamedTuple):
@@ -81,10 +83,12 @@ def make_venv(path: Path, *packages: str) -> Path:
     return path / "bin"
 
 
-def home_with(credentials: str) -> str:
+def home_with(credentials: str, config: str = "") -> str:
     home = tempfile.mkdtemp(dir=WORK)
     Path(home, ".aws").mkdir()
     Path(home, ".aws", "credentials").write_text(credentials)
+    if config:
+        Path(home, ".aws", "config").write_text(config)
     return home
 
 
@@ -152,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     op = bin_dir / "op"
     op.write_text(f"#!/bin/sh\nsleep {OP_DELAY}\necho 123456\n")
     op.chmod(0o755)
+    keys = bin_dir / "slow-keys"
+    keys.write_text(
+        f"#!/bin/sh\nsleep {PROGRAM_DELAY}\n"
+        'echo \'{"Version": 1, "AccessKeyId": "AKIAEXAMPLELONGTERM1", "SecretAccessKey": "secret"}\'\n'
+    )
+    otp = bin_dir / "slow-otp"
+    otp.write_text(f"#!/bin/sh\nsleep {PROGRAM_DELAY}\necho 123456\n")
+    for program in (keys, otp):
+        program.chmod(0o755)
 
     base_env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     base_env.update(AWS_EC2_METADATA_DISABLED="true", PATH=f"{bin_dir}:{base_env.get('PATH', '')}")
@@ -162,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     valid = home_with(LONG_TERM + valid_session())
     big = home_with(LONG_TERM + "".join(valid_session(f"p{n}") for n in range(20000)) + valid_session())
     refresh_home = home_with(LONG_TERM)
+    # No keys in the credentials file: the config profile's credential_process prints them.
+    program_home = home_with(
+        "",
+        "[profile default-long-term]\ncredential_process = slow-keys\n"
+        "mfa_serial = arn:aws:iam::123456789012:mfa/alice\n",
+    )
     sts = {"AWS_ENDPOINT_URL_STS": endpoint, "AWS_DEFAULT_REGION": "eu-west-1"}
     aws_mfa = str(ours / "aws-mfa")
     minimal = (
@@ -192,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         f"refresh, op takes {OP_DELAY} s": lambda: run_once(
             [aws_mfa, "-f", "--op-item-name", "AWS"], env(refresh_home, **sts)
+        ),
+        f"refresh, key program {PROGRAM_DELAY} s + OTP program {PROGRAM_DELAY} s": lambda: run_once(
+            [aws_mfa, "-f", "--otp-command", "slow-otp"], env(program_home, **sts)
         ),
         "refresh, metadata hangs": lambda: run_once([aws_mfa, "-f", "--code", "123456"], env(refresh_home, **imds_env)),
     }
@@ -250,6 +272,15 @@ def main(argv: list[str] | None = None) -> int:
             f"(refresh with op - with --code) / {OP_DELAY} s",
             (median[f"refresh, op takes {OP_DELAY} s"] - median["refresh --code"]) / OP_DELAY,
             0.60,
+        ),
+        Target(
+            f"(refresh with key + OTP programs - with --code) / {PROGRAM_DELAY} s",
+            (
+                median[f"refresh, key program {PROGRAM_DELAY} s + OTP program {PROGRAM_DELAY} s"]
+                - median["refresh --code"]
+            )
+            / PROGRAM_DELAY,
+            1.2,  # about 2 if the two programs ran one after the other
         ),
         Target(
             "extra time, hung metadata service",

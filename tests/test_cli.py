@@ -144,7 +144,8 @@ def test_help_shows_environment_and_effective_defaults(
         ),
         (
             "--otp-timeout SECONDS",
-            "how long 1Password or the OTP command may take (env AWS_MFA_OTP_TIMEOUT; default: 60)",
+            "how long 1Password, the OTP command or the long-term key's credential_process may take (env "
+            "AWS_MFA_OTP_TIMEOUT; default: 60)",
         ),
         ("-V, --version", "show program's version number and exit"),
     ]:
@@ -240,7 +241,7 @@ def test_help_is_wrapped_to_the_width(
     assert [line for line in too_wide if not lone_usage_group(line)] == []
     usage = " ".join(" ".join(lines[: lines.index("")]).split())
     assert usage.startswith("usage: aws-mfa [-h] [-c PATH] [-p PROFILE] ")
-    assert "[--status | --env | --credential-process | --dry-run] [-q | -v] [-V]" in usage
+    assert "[--status | --env | --credential-process | --setup] [--dry-run] [-q | -v] [-V]" in usage
     assert "profiles and files:" in lines
 
 

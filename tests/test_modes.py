@@ -551,6 +551,7 @@ def test_dry_run_touches_nothing(
     assert run(capsys, "--dry-run", "--op-item-name", "AWS prod", "--assume-role", ROLE, "--external-id", "x1") == (
         0,
         f"credentials file: {home.credentials}\nprofiles: [default-long-term] -> [default]\n"
+        "long-term keys: [default-long-term] of the credentials file\n"
         f"MFA device: {DEVICE} (aws_mfa_device in [default-long-term])\nregion: eu-west-1 (AWS_REGION)\n"
         "code: 1Password: op item get 'AWS prod' --otp (the prompt if it fails)\n"
         f"call: AssumeRole {ROLE} as aws-mfa-{__import__('getpass').getuser()} with an "
@@ -579,7 +580,7 @@ def test_dry_run_code_sources_and_a_kept_session(
     code, out, err = run(capsys, "--dry-run", *argv)
 
     assert (code, err) == (0, "")
-    assert out.splitlines()[3:] == [
+    assert out.splitlines()[4:] == [
         "region: eu-north-1 (config [profile default-long-term])",
         f"code: {code_line}",
         "call: GetSessionToken for 43200 s",
@@ -593,7 +594,7 @@ def test_dry_run_without_device_or_region(home: Home, capsys: pytest.CaptureFixt
 
     code, out, err = run(capsys, "--dry-run", "--duration", "1h")
 
-    assert out.splitlines()[2:4] == [
+    assert out.splitlines()[3:5] == [
         "MFA device: ask IAM (ListMFADevices)",
         "region: none configured: instance metadata, else the global endpoint",
     ]
