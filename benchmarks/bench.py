@@ -100,6 +100,58 @@ def valid_session(profile: str = "default") -> str:
     )
 
 
+def cpu_ticks(pid: int) -> int | None:
+    """The process's user + system CPU time in clock ticks, from /proc; None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+def wait_until_idle(pid: int) -> None:
+    """Until the process has used no CPU for 60 ms: its imports are done and it waits for input."""
+    time.sleep(0.2)
+    last, idle = cpu_ticks(pid), 0
+    if last is None:  # no /proc: a delay longer than the import takes
+        time.sleep(2.0)
+        return
+    while idle < 3:
+        time.sleep(0.02)
+        now = cpu_ticks(pid)
+        idle, last = (idle + 1 if now == last else 0), now
+
+
+def after_code(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds from the code reaching stdin to the process's exit, started long before."""
+    process = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_until_idle(process.pid)
+    started = time.perf_counter()
+    _, err = process.communicate(b"123456\n")
+    elapsed = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({process.returncode}): {err.decode()}")
+    return elapsed
+
+
+def teardown(argv: list[str], env: dict[str, str], last_line: bytes) -> float:
+    """Seconds from the program's last message on stderr (its work done) to its exit."""
+    process = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    err = b""
+    while line := process.stderr.readline():
+        err += line
+        if last_line in line:
+            break
+    finished = time.perf_counter()
+    process.communicate()
+    elapsed = time.perf_counter() - finished
+    if process.returncode != 0 or last_line not in err:
+        raise SystemExit(f"{' '.join(argv)} failed ({process.returncode}): {err.decode()}")
+    return elapsed
+
+
 def run_once(argv: list[str], env: dict[str, str], stdin: str | None = None) -> float:
     started = time.perf_counter()
     process = subprocess.run(
@@ -209,6 +261,17 @@ def main(argv: list[str] | None = None) -> int:
         "minimal boto3 GetSessionToken": lambda: run_once(
             [str(ours / "python"), "-c", minimal], env(refresh_home, **sts)
         ),
+        # The code typed long after the start: what is left is the STS call, the write and the exit.
+        "post-code latency (code on stdin after import)": lambda: after_code([aws_mfa, "-f"], env(refresh_home, **sts)),
+        # From the last message (the work done) to the process's exit.
+        "teardown: refresh --code": lambda: teardown(
+            [aws_mfa, "-f", "--code", "123456"], env(refresh_home, **sts), b"] is valid until "
+        ),
+        "teardown: minimal boto3 program": lambda: teardown(
+            [str(ours / "python"), "-c", minimal + "; import sys; print('done', file=sys.stderr, flush=True)"],
+            env(refresh_home, **sts),
+            b"done",
+        ),
         f"refresh, op takes {OP_DELAY} s": lambda: run_once(
             [aws_mfa, "-f", "--op-item-name", "AWS"], env(refresh_home, **sts)
         ),
@@ -266,8 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         Target(
             "refresh / minimal boto3 program",
             median["refresh --code"] / median["minimal boto3 GetSessionToken"],
-            0.95,
+            0.80,
         ),
+        Target("post-code latency / bare python", median["post-code latency (code on stdin after import)"] / bare, 0.7),
+        Target("teardown after the work: refresh", median["teardown: refresh --code"], None, " s"),
+        Target("teardown after the work: minimal boto3", median["teardown: minimal boto3 program"], None, " s"),
         Target(
             f"(refresh with op - with --code) / {OP_DELAY} s",
             (median[f"refresh, op takes {OP_DELAY} s"] - median["refresh --code"]) / OP_DELAY,
