@@ -1382,6 +1382,41 @@ def check_answer(session: SessionCredentials, where: str, now: datetime) -> Sess
     return session
 
 
+def rehearse_call(client: STSClient, request: Request) -> None:
+    """Make the STS call once with the sending cut out, while the user is still typing the code.
+
+    botocore builds much of a call on the first one (endpoint rules, serializer, signer,
+    parser): 5-15 ms that would otherwise come after the code is typed. The answer is canned
+    at before-send, so nothing leaves the machine and the placeholder code never reaches STS.
+    """
+    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import HTTPHeaders
+
+    action = "AssumeRole" if request.role else "GetSessionToken"
+    answer = (
+        f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result><Credentials>'
+        "<AccessKeyId>ASIAREHEARSAL0000000</AccessKeyId><SecretAccessKey>-</SecretAccessKey>"
+        "<SessionToken>-</SessionToken><Expiration>2000-01-01T00:00:00Z</Expiration></Credentials>"
+        f"</{action}Result></{action}Response>"
+    ).encode()
+
+    class Canned:
+        @staticmethod
+        def stream() -> Iterator[bytes]:
+            yield answer
+
+    def canned(request: Any, **_: Any) -> Any:
+        return AWSResponse(request.url, 200, HTTPHeaders(), Canned())
+
+    client.meta.events.register_first("before-send.sts", canned)
+    try:
+        # Only a warm-up: whatever goes wrong here, the real call meets it again and reports it.
+        with contextlib.suppress(Exception):
+            request_session(client, request, "000000", "")
+    finally:
+        client.meta.events.unregister("before-send.sts", canned)
+
+
 def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
     details = getattr(error, "response", {}).get("Error", {})
     code = _shorten(details.get("Code") or "")
@@ -2028,7 +2063,10 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         else:
             origin = "instance metadata" if found else "no answer from instance metadata"
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
-        return sts_client(long_term, found, plan.long_name, plan.path)
+        sts = sts_client(long_term, found, plan.long_name, plan.path)
+        if not plan.code:  # the code is still to come: do the first call's set-up meanwhile
+            rehearse_call(sts, request)
+        return sts
 
     helper = plan.helper if not plan.code else None
     pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None

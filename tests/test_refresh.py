@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DEVICE
@@ -131,6 +133,34 @@ def test_request_carries_device_code_duration_and_long_term_key_only(
     )
     assert request.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
     assert "X-Amz-Security-Token" not in request.headers
+
+
+@pytest.mark.parametrize(
+    ("request_", "action"),
+    [
+        pytest.param(aws_mfa.Request(DEVICE, 3600), "GetSessionToken", id="session"),
+        pytest.param(aws_mfa.Request(DEVICE, 3600, "arn:aws:iam::1:role/r", "me"), "AssumeRole", id="role"),
+    ],
+)
+def test_rehearsal_runs_the_whole_call_and_sends_nothing(
+    session_stub: StubServer, home: Home, request_: aws_mfa.Request, action: str
+) -> None:
+    session_stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION, action=action)
+    client = aws_mfa.sts_client(
+        aws_mfa.LongTermKeys(LONG_KEY, LONG_SECRET), None, "default-long-term", str(home.credentials)
+    )
+    parsed: list[dict[str, Any]] = []
+    client.meta.events.register("after-call.sts", lambda **kwargs: parsed.append(kwargs["parsed"]))
+
+    aws_mfa.rehearse_call(client, request_)
+
+    # The canned answer went through signing and parsing; nothing reached the server.
+    assert [answer["Credentials"]["AccessKeyId"] for answer in parsed] == ["ASIAREHEARSAL0000000"]
+    assert session_stub.requests == []
+    # The real call afterwards goes out as usual.
+    session = aws_mfa.request_session(client, request_, "123456", "default-long-term")
+    assert session.access_key_id == STUB_KEY
+    assert [dict(urllib.parse.parse_qsl(r.body))["TokenCode"] for r in session_stub.requests] == ["123456"]
 
 
 def test_written_profile_works_with_botocore_and_moto(home: Home, sts: str, capsys: pytest.CaptureFixture[str]) -> None:
