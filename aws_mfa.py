@@ -1389,6 +1389,10 @@ def rehearse_call(client: STSClient, request: Request) -> None:
     parser): 5-15 ms that would otherwise come after the code is typed. The answer is canned
     at before-send, so nothing leaves the machine and the placeholder code never reaches STS.
     """
+    # urllib3 checks the host name with the idna codec on connecting, whose first use imports
+    # encodings.idna, stringprep and unicodedata: the sending is cut out here, so import it.
+    import encodings.idna  # noqa: F401
+
     from botocore.awsrequest import AWSResponse
     from botocore.awsrequest import HTTPHeaders
 
