@@ -2057,6 +2057,10 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     else:
         messages.say(f"MFA device: {device} ({plan.device.origin if plan.device else ''})", 2)
     request = plan.request._replace(device=device)
+    import threading  # only the refresh path needs threads
+
+    # Once the code is here the rehearsal would only delay the call it prepares.
+    code_arrived = threading.Event()
 
     def build_client() -> STSClient:
         found = plan.region.value if plan.region else imds_region(env)
@@ -2068,16 +2072,19 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
             origin = "instance metadata" if found else "no answer from instance metadata"
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
         sts = sts_client(long_term, found, plan.long_name, plan.path)
-        if not plan.code:  # the code is still to come: do the first call's set-up meanwhile
+        if not code_arrived.is_set():
             rehearse_call(sts, request)
         return sts
 
     helper = plan.helper if not plan.code else None
     pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
+    if plan.code:
+        code_arrived.set()
     client = in_background(build_client)
     # A failing key program stops the run here: before the prompt, with nothing called.
     check_short_term(plan.sections, plan.short_name, long_term(), plan.path)
     code, automatic = get_code(plan.code, pending, device, messages, terminal_only=plan.terminal_only)
+    code_arrived.set()
     sts = client(None)
     assert sts is not None  # without a timeout, waiting ends with the value or raises
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,51 @@ def test_rehearsal_runs_the_whole_call_and_sends_nothing(
     session = aws_mfa.request_session(client, request_, "123456", "default-long-term")
     assert session.access_key_id == STUB_KEY
     assert [dict(urllib.parse.parse_qsl(r.body))["TokenCode"] for r in session_stub.requests] == ["123456"]
+
+
+def test_code_typed_after_the_rehearsal_goes_out_once(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read, write = os.pipe()
+    typed = threading.Event()
+    rehearsed: list[str] = []
+
+    def type_code() -> None:
+        if not typed.is_set():
+            typed.set()
+            os.write(write, b"123456\n")
+            os.close(write)
+
+    def rehearse_then_type(client: Any, request: aws_mfa.Request) -> None:
+        rehearse(client, request)
+        rehearsed.append(request.device)
+        type_code()  # the user presses Enter only now, while aws-mfa waits on stdin
+
+    rehearse = aws_mfa.rehearse_call
+    monkeypatch.setattr(aws_mfa, "rehearse_call", rehearse_then_type)
+    safety = threading.Timer(30, type_code)  # no rehearsal would leave stdin waiting: end the wait
+    safety.start()
+    with open(read) as pipe:
+        monkeypatch.setattr(sys, "stdin", pipe)
+        code = aws_mfa.main([])
+    safety.cancel()
+
+    assert (code, *capsys.readouterr()) == (0, "", VALID_UNTIL)
+    assert rehearsed == [DEVICE]
+    assert [urllib.parse.parse_qs(r.body)["TokenCode"] for r in session_stub.requests] == [["123456"]]
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+
+
+def test_no_rehearsal_when_the_code_is_given(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rehearsed: list[str] = []
+    monkeypatch.setattr(aws_mfa, "rehearse_call", lambda client, request: rehearsed.append(request.device))
+
+    assert run(capsys, "--code", "123456") == (0, "", VALID_UNTIL)
+
+    assert rehearsed == []
+    assert len(session_stub.requests) == 1
 
 
 def test_written_profile_works_with_botocore_and_moto(home: Home, sts: str, capsys: pytest.CaptureFixture[str]) -> None:
