@@ -172,6 +172,12 @@ print(os.wait4(child.pid, 0)[2].ru_maxrss)
 """
 
 
+POST_CODE_FLOOR = (
+    "import botocore.session, os, sys; botocore.session.Session().create_client('sts', region_name='eu-west-1', "
+    "aws_access_key_id='AKIAEXAMPLELONGTERM1', aws_secret_access_key='secret'); sys.stdin.readline(); os._exit(0)"
+)
+
+
 def peak_rss(python: Path, argv: list[str], env: dict[str, str]) -> int:
     result = subprocess.run([str(python), "-c", PEAK_RSS, *argv], env=env, capture_output=True, text=True, check=True)
     return int(result.stdout)
@@ -263,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         ),
         # The code typed long after the start: what is left is the STS call, the write and the exit.
         "post-code latency (code on stdin after import)": lambda: after_code([aws_mfa, "-f"], env(refresh_home, **sts)),
+        # The same wait with nothing to do but end: a process holding a botocore client that
+        # calls os._exit once its line arrives. Its exit alone (the OS freeing ~40 MiB) is the floor.
+        "post-code floor: botocore loaded, os._exit": lambda: after_code(
+            [str(ours / "python"), "-c", POST_CODE_FLOOR], env(refresh_home)
+        ),
         # From the last message (the work done) to the process's exit.
         "teardown: refresh --code": lambda: teardown(
             [aws_mfa, "-f", "--code", "123456"], env(refresh_home, **sts), b"] is valid until "
@@ -306,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     hung.close()
 
     median = {name: statistics.median(values) for name, values in times.items()}
-    print(f"\n{'case':42} {'median':>9} {'min':>9}")
+    print(f"\n{'case':48} {'median':>9} {'min':>9}")
     for name, values in times.items():
-        print(f"{name:42} {median[name] * 1000:7.1f}ms {min(values) * 1000:7.1f}ms")
+        print(f"{name:48} {median[name] * 1000:7.1f}ms {min(values) * 1000:7.1f}ms")
     bare = median["bare python -c pass"]
     targets = [
         Target("skip / bare python", median["skip (still valid)"] / bare, 1.25),
@@ -332,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
             0.80,
         ),
         Target("post-code latency / bare python", median["post-code latency (code on stdin after import)"] / bare, 0.7),
+        Target(
+            "post-code floor (botocore loaded, os._exit) / bare",
+            median["post-code floor: botocore loaded, os._exit"] / bare,
+            None,
+        ),
         Target("teardown after the work: refresh", median["teardown: refresh --code"], None, " s"),
         Target("teardown after the work: minimal boto3", median["teardown: minimal boto3 program"], None, " s"),
         Target(
