@@ -2338,7 +2338,7 @@ def _end_without_teardown(code: int) -> None:
     import atexit
 
     atexit._run_exitfuncs()
-    _exit_flushed(code)
+    _exit_flushed(code)  # pragma: no cover (coverage has saved its data in the handlers just run)
 
 
 def _exit_flushed(code: int) -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
