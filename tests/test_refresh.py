@@ -148,7 +148,7 @@ def test_rehearsal_runs_the_whole_call_and_sends_nothing(
 ) -> None:
     session_stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION, action=action)
     client = aws_mfa.sts_client(
-        aws_mfa.LongTermKeys(LONG_KEY, LONG_SECRET), None, "default-long-term", str(home.credentials)
+        lambda: aws_mfa.LongTermKeys(LONG_KEY, LONG_SECRET), None, "default-long-term", str(home.credentials)
     )
     parsed: list[dict[str, Any]] = []
     client.meta.events.register("after-call.sts", lambda **kwargs: parsed.append(kwargs["parsed"]))
