@@ -4,6 +4,9 @@ PYTHON ?= python3
 PYTHON_MIN ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10) $(PYTHON))
 VENV := .venv
 BIN := $(VENV)/bin
+# The aws CLI that runs the README's credential_process recipe, in a venv of its own:
+# awscli pins botocore exactly, and must not choose the botocore the suite tests.
+AWS_CLI := .venv-awscli/bin/aws
 
 .PHONY: test test-min lint demo bench clean
 
@@ -13,25 +16,30 @@ $(BIN)/aws-mfa: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
+$(AWS_CLI):
+	$(PYTHON) -m venv .venv-awscli
+	.venv-awscli/bin/python -m pip install --quiet 'awscli>=1.45.11'
+	touch $@
+
 lint: $(BIN)/aws-mfa
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint $(AWS_CLI)
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest
+	TEST_AWS_CLI=$(abspath $(AWS_CLI)) $(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine -q || true
 	$(BIN)/coverage report
 
 # The suite once more with every dependency at its declared lower bound (.ci/lower-bounds.txt).
-test-min: .ci/lower-bounds.txt pyproject.toml
+test-min: .ci/lower-bounds.txt pyproject.toml $(AWS_CLI)
 	rm -rf .venv-min
 	$(PYTHON_MIN) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet -r .ci/lower-bounds.txt
 	.venv-min/bin/python -m pip install --quiet --no-deps -e .
 	.venv-min/bin/python --version
-	.venv-min/bin/python -m pytest -q -p no:cacheprovider
+	TEST_AWS_CLI=$(abspath $(AWS_CLI)) .venv-min/bin/python -m pytest -q -p no:cacheprovider
 
 demo: $(BIN)/aws-mfa
 	$(BIN)/python tests/demo.py
@@ -42,4 +50,4 @@ bench: $(BIN)/aws-mfa
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-min .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-min .venv-awscli .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache

@@ -216,6 +216,6 @@ def test_help_is_wrapped_to_the_width(
     lines = capsys.readouterr().out.splitlines()
     # argparse never breaks a bracketed group of the usage line; everything else fits.
     assert [line for line in lines if len(line) > 58] == [
-        "               [--status | --env | --credential-process | --dry-run]"
+        "               [--status | --env | --credential-process | --dry-run | --clear | --list]"
     ]
     assert "profiles and files:" in lines
