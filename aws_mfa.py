@@ -285,12 +285,17 @@ def split_command(text: str) -> list[str]:
     return words
 
 
-def command_argument(text: str) -> str:
-    """argparse type for --otp-command: something that splits into a program and its arguments."""
+def command_words(text: str) -> list[str]:
+    """A command line's words; argparse.ArgumentTypeError if it does not split into any."""
     try:
-        split_command(text)
+        return split_command(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r} is not a command line: {str(error).lower()}") from None
+
+
+def command_argument(text: str) -> str:
+    """argparse type for --otp-command: something that splits into a program and its arguments."""
+    command_words(text)
     return text
 
 
@@ -713,13 +718,13 @@ def resolve_settings(
 ) -> Settings:
     """Every setting of SETTINGS, checked; a bad value names where it came from."""
     origins = {setting.dest: resolve_setting(setting, given, env, config, names, config_path) for setting in SETTINGS}
-    command = _checked(origins["otp_command"], command_argument)
+    command = _checked(origins["otp_command"], command_words)
     item = _checked(origins["op_item_name"], parse_text)
     account = _checked(origins["op_account"], parse_text)
     helper = None
     # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the config file).
     if command and _rank(origins["otp_command"]) <= _rank(origins["op_item_name"]):
-        helper = Helper(split_command(command), "the OTP command")
+        helper = Helper(command, "the OTP command")
     elif item:
         argv = ["op", "item", "get", item, "--otp"]
         helper = Helper([*argv, "--account", account] if account else argv, OP_SOURCE)
