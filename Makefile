@@ -4,6 +4,9 @@ PYTHON ?= python3
 PYTHON_MIN ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10) $(PYTHON))
 VENV := .venv
 BIN := $(VENV)/bin
+# The aws CLI that runs the README's credential_process recipe, in a venv of its own:
+# awscli pins botocore exactly, and must not choose the botocore the suite tests.
+AWS_CLI := .venv-awscli/bin/aws
 
 # test-all: the suite on each Python the classifiers name, where pyenv has it.
 PYTHONS ?= 3.10 3.11 3.12 3.13
@@ -16,31 +19,36 @@ $(BIN)/aws-mfa: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lint,release]'
 	touch $@
 
+$(AWS_CLI):
+	$(PYTHON) -m venv .venv-awscli
+	.venv-awscli/bin/python -m pip install --quiet 'awscli>=1.45.11'
+	touch $@
+
 lint: $(BIN)/aws-mfa
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/deptry .
 
-test: lint
+test: lint $(AWS_CLI)
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest
+	TEST_AWS_CLI=$(abspath $(AWS_CLI)) $(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 
 # The whole suite on every Python of PYTHONS that pyenv has (each in .venv-X.Y); one line
 # per Python at the end, SKIPPED for a missing one (which fails the run when CI=true).
-test-all: lint
-	.ci/matrix $(PYTHONS)
+test-all: lint $(AWS_CLI)
+	TEST_AWS_CLI=$(abspath $(AWS_CLI)) .ci/matrix $(PYTHONS)
 
 # The suite once more with every dependency at its declared lower bound (.ci/lower-bounds.txt).
-test-min: .ci/lower-bounds.txt pyproject.toml
+test-min: .ci/lower-bounds.txt pyproject.toml $(AWS_CLI)
 	rm -rf .venv-min
 	$(PYTHON_MIN) -m venv .venv-min
 	.venv-min/bin/python -m pip install --quiet -r .ci/lower-bounds.txt
 	.venv-min/bin/python -m pip install --quiet --no-deps -e .
 	.venv-min/bin/python --version
-	.venv-min/bin/python -m pytest -q -p no:cacheprovider
+	TEST_AWS_CLI=$(abspath $(AWS_CLI)) .venv-min/bin/python -m pytest -q -p no:cacheprovider
 
 # sdist and wheel in dist/, checked (twine --strict, contents), the wheel installed into a
 # fresh .venv-wheel and run from there.
@@ -63,4 +71,4 @@ bench: $(BIN)/aws-mfa
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-min .venv-3.* .venv-wheel dist build .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-min .venv-awscli .venv-3.* .venv-wheel dist build .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache

@@ -110,6 +110,11 @@ SESSION_KEYS = (
     "aws_security_token",
     "expiration",
 )
+CLEARED_KEYS = (*SESSION_KEYS, ROLE_KEY)
+# STS answers with its own clock's Date; a machine clock further off than this is named.
+CLOCK_SKEW_LIMIT = 30.0
+# Errors after which the clock is worth comparing: a rejected code, a refused signature.
+SIGNATURE_ERRORS = ("SignatureDoesNotMatch", "RequestExpired", "InvalidSignatureException")
 
 
 class LongTermKeys(NamedTuple):
@@ -124,11 +129,60 @@ class SessionCredentials(NamedTuple):
     expiration: datetime
 
 
+class Helper(NamedTuple):
+    """An automatic code source: a program that prints the current code."""
+
+    argv: list[str]
+    what: str
+
+
 class Source(NamedTuple):
     """A resolved setting and where it came from (for messages and --dry-run)."""
 
     value: str
     origin: str
+
+
+class Setting(NamedTuple):
+    """A setting with several sources: its flag, its environment variable, keys of the config file."""
+
+    dest: str  # the argparse dest
+    flag: str
+    variable: str
+    keys: tuple[str, ...]  # in the config file's profile sections, first found wins
+    default: str  # what applies when none is set, for --dry-run -v
+
+
+# The order matters only for --dry-run -v, which lists them in it.
+SETTINGS = (
+    Setting(
+        "duration",
+        "--duration",
+        "AWS_SESSION_DURATION",
+        ("aws_mfa_duration",),
+        f"{DEFAULT_DURATION}, {ROLE_DURATION} with a role",
+    ),
+    Setting(
+        "min_remaining", "--min-remaining", "AWS_MFA_MIN_REMAINING", ("aws_mfa_min_remaining",), DEFAULT_MIN_REMAINING
+    ),
+    Setting("assume_role", "--assume-role", "AWS_MFA_ASSUME_ROLE", ("aws_mfa_assume_role",), "none"),
+    # mfa_process is aws-vault's name for the same thing: its users' config files work as they are.
+    Setting("otp_command", "--otp-command", "AWS_MFA_OTP_COMMAND", ("aws_mfa_otp_command", "mfa_process"), "none"),
+    Setting("op_item_name", "--op-item-name", "AWS_MFA_UPDATER_OP_ITEM_NAME", ("aws_mfa_op_item_name",), "none"),
+    Setting(
+        "op_account", "--op-account", "AWS_MFA_UPDATER_OP_ACCOUNT", ("aws_mfa_op_account",), "op's default account"
+    ),
+)
+
+
+class Settings(NamedTuple):
+    """The settings in effect, checked, and where each came from (None: the built-in default)."""
+
+    duration: int | None
+    min_remaining: int
+    assume_role: str | None
+    helper: Helper | None
+    origins: dict[str, Source | None]
 
 
 class AwsMfaError(Exception):
@@ -196,6 +250,13 @@ def _unusable_in_header(text: str) -> bool:
     return False
 
 
+def parse_text(text: str) -> str:
+    """A one-line value (a 1Password item or account)."""
+    if not text.strip() or "\n" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a one-line value")
+    return text.strip()
+
+
 def profile_name(text: str) -> str:
     """argparse type for profile names: non-empty, one line, no brackets, not DEFAULT."""
     if _unusable_in_header(text):
@@ -226,12 +287,17 @@ def split_command(text: str) -> list[str]:
     return words
 
 
-def command_argument(text: str) -> str:
-    """argparse type for --otp-command: something that splits into a program and its arguments."""
+def command_words(text: str) -> list[str]:
+    """A command line's words; argparse.ArgumentTypeError if it does not split into any."""
     try:
-        split_command(text)
+        return split_command(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r} is not a command line: {str(error).lower()}") from None
+
+
+def command_argument(text: str) -> str:
+    """argparse type for --otp-command: something that splits into a program and its arguments."""
+    command_words(text)
     return text
 
 
@@ -592,7 +658,7 @@ def key_program(config: Mapping[str, Mapping[str, str]], long_name: str) -> Help
 
 def long_term_source(
     sections: Mapping[str, Mapping[str, str]],
-    config: Callable[[], Mapping[str, Mapping[str, str]]],
+    config: Mapping[str, Mapping[str, str]],
     long_name: str,
     short_name: str,
     path: str,
@@ -605,7 +671,7 @@ def long_term_source(
     """
     if any(sections.get(long_name, {}).get(key) for key in KEY_NAMES):
         return long_term_keys(sections, long_name, path)
-    program = key_program(config(), long_name)
+    program = key_program(config, long_name)
     if program:
         return program
     if not exists:
@@ -646,13 +712,18 @@ def process_keys(output: str, what: str) -> LongTermKeys:
 def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_term: LongTermKeys, path: str) -> None:
     """Refuse to overwrite a short-term section that holds someone's long-term keys."""
     section = sections.get(name, {})
-    if not section.get("aws_access_key_id") or section.get("aws_session_token") or section.get("aws_security_token"):
+    if not holds_long_term_keys(section):
         return
     same = (section["aws_access_key_id"], section.get("aws_secret_access_key")) == long_term
     if not same:
+        refuse_long_term_keys(sections, name, path, "refusing to overwrite them")
+
+
+def refuse_long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: str, why: str) -> None:
+    if holds_long_term_keys(sections.get(name, {})):
         raise AwsMfaError(
-            f"[{name}] in {path} holds long-term keys without a session token; refusing to "
-            f"overwrite them. Move them to the long-term section (or delete them) and run again"
+            f"[{name}] in {path} holds long-term keys without a session token; {why}. "
+            "Move them to the long-term section (or delete them) and run again"
         )
 
 
@@ -750,6 +821,78 @@ def session_values(credentials: SessionCredentials, role: str | None) -> dict[st
     }
 
 
+def profile_sections(name: str) -> tuple[str, ...]:
+    """The config file's sections for a profile, as botocore names them."""
+    return (f"profile {name}", name) if name == DEFAULT_PROFILE else (f"profile {name}",)
+
+
+def resolve_setting(
+    setting: Setting,
+    given: Mapping[str, object],
+    env: Mapping[str, str],
+    config: Mapping[str, Mapping[str, str]],
+    names: Sequence[str],
+    config_path: str,
+) -> Source | None:
+    """A setting's text and origin: the flag, else its variable, else the profiles' config sections."""
+    if setting.dest in given:
+        return Source(str(given[setting.dest]), setting.flag)
+    if env.get(setting.variable):
+        return Source(env[setting.variable], setting.variable)
+    for name in names:
+        for section in profile_sections(name):
+            for key in setting.keys:
+                value = config.get(section, {}).get(key)
+                if value is not None:
+                    return Source(value, f"{key} in [{section}] of {config_path}")
+    return None
+
+
+def _checked(source: Source | None, parse: Callable[[str], T]) -> T | None:
+    if source is None:
+        return None
+    try:
+        return parse(source.value)
+    except argparse.ArgumentTypeError as error:
+        raise AwsMfaError(f"{source.origin}: {error}; nothing was run") from None
+
+
+def _rank(source: Source | None) -> int:
+    """Flag 0, environment 1, config file 2: which of two code sources the user set more directly."""
+    if source is None:
+        return 3
+    return 0 if source.origin.startswith("--") else 1 if source.origin.isupper() else 2
+
+
+def resolve_settings(
+    given: Mapping[str, object],
+    env: Mapping[str, str],
+    config: Mapping[str, Mapping[str, str]],
+    names: Sequence[str],
+    config_path: str,
+) -> Settings:
+    """Every setting of SETTINGS, checked; a bad value names where it came from."""
+    origins = {setting.dest: resolve_setting(setting, given, env, config, names, config_path) for setting in SETTINGS}
+    command = _checked(origins["otp_command"], command_words)
+    item = _checked(origins["op_item_name"], parse_text)
+    account = _checked(origins["op_account"], parse_text)
+    helper = None
+    # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the config file).
+    if command and _rank(origins["otp_command"]) <= _rank(origins["op_item_name"]):
+        helper = Helper(command, "the OTP command")
+    elif item:
+        argv = ["op", "item", "get", item, "--otp"]
+        helper = Helper([*argv, "--account", account] if account else argv, OP_SOURCE)
+    min_remaining = _checked(origins["min_remaining"], parse_min_remaining)
+    return Settings(
+        duration=_checked(origins["duration"], parse_duration),
+        min_remaining=_seconds(DEFAULT_MIN_REMAINING) if min_remaining is None else min_remaining,
+        assume_role=_checked(origins["assume_role"], role_argument),
+        helper=helper,
+        origins=origins,
+    )
+
+
 def configured_region(
     explicit: str | None,
     env: Mapping[str, str],
@@ -767,8 +910,8 @@ def configured_region(
         # botocore lets the credentials file's values win over the config file's.
         if credentials.get(name, {}).get("region"):
             return Source(credentials[name]["region"], f"credentials [{name}]")
-        for section in (f"profile {name}", name if name == DEFAULT_PROFILE else None):
-            if section and config.get(section, {}).get("region"):
+        for section in profile_sections(name):
+            if config.get(section, {}).get("region"):
                 return Source(config[section]["region"], f"config [{section}]")
     return None
 
@@ -791,8 +934,8 @@ def mfa_device(
         if long_term.get(key):
             return Source(long_term[key], f"{key} in [{long_name}]")
     for name in (long_name, short_name):
-        for section in (f"profile {name}", name if name == DEFAULT_PROFILE else None):
-            if section and config.get(section, {}).get("mfa_serial"):
+        for section in profile_sections(name):
+            if config.get(section, {}).get("mfa_serial"):
                 return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]")
     return None
 
@@ -807,6 +950,25 @@ def command_line(short_name: str, long_name: str, *options: str) -> str:
     if long_name[len(short_name) :] != DEFAULT_SUFFIX:
         argv.append(f"--long-term-suffix={long_name[len(short_name) :]}")  # one word: the suffix may start with -
     return shlex.join(argv)
+
+
+def clock_skew(date: str | None, now: float) -> float | None:
+    """Seconds this machine's clock runs ahead of a server's HTTP Date (negative: behind); None if unreadable."""
+    import email.utils  # only after STS refused a code or a signature
+
+    try:
+        return now - email.utils.parsedate_to_datetime(date or "").timestamp()
+    except (TypeError, ValueError):  # Python < 3.12 raises TypeError for an unreadable date
+        return None
+
+
+def describe_skew(skew: float) -> str:
+    # An HTTP Date has whole seconds and the answer took a moment: no more precision than that.
+    span = f"about {round(abs(skew) / 60)} min" if abs(skew) >= 120 else f"{round(abs(skew))} s"
+    return (
+        f"This machine's clock is {span} {'ahead of' if skew > 0 else 'behind'} STS's: codes from programs on "
+        "this machine and request signatures depend on the clock; set it right (turn on NTP) and run again"
+    )
 
 
 def check_code(code: str, origin: str) -> str:
@@ -855,10 +1017,28 @@ def _isatty(stream: TextIO | None) -> bool:
 
 class _Messages(NamedTuple):
     verbosity: int  # 0 quiet, 1 normal, 2 verbose
+    # Under an SDK, which captures stderr (and shows it only on failure): notices meant for
+    # the person at the keyboard go to the controlling terminal instead.
+    to_terminal: bool = False
 
     def say(self, text: str, level: int = 1) -> None:
         if self.verbosity >= level:
             _tell(f"aws-mfa: {text}")
+
+    def notice(self, text: str, *, watched_only: bool = False) -> None:
+        """A notice for a person (waiting, a hint, a retry); watched_only: dropped when nobody sees it."""
+        if self.verbosity < 1:
+            return
+        on_terminal = _isatty(sys.stderr)
+        if self.to_terminal and not on_terminal:
+            try:
+                with open(CONTROLLING_TERMINAL[1], "w") as terminal:
+                    print(f"aws-mfa: {text}", file=terminal, flush=True)
+                return
+            except OSError:
+                pass  # no controlling terminal (cron, CI): stderr, like everything else
+        if on_terminal or not watched_only:
+            self.say(text)
 
     def warn(self, text: str) -> None:
         _tell(f"aws-mfa: warning: {text}")
@@ -992,11 +1172,13 @@ def start_program(
             )
             _HELPERS.add(process)
     except (OSError, ValueError) as error:
-        reason = (
-            f"{argv[0]!r} was not found on PATH"
-            if isinstance(error, FileNotFoundError)
-            else f"cannot run {argv[0]!r}: {getattr(error, 'strerror', None) or error}"
-        )
+        if not isinstance(error, FileNotFoundError):
+            reason = f"cannot run {argv[0]!r}: {getattr(error, 'strerror', None) or error}"
+        elif os.path.dirname(argv[0]):  # a path: PATH was not searched
+            reason = f"{argv[0]!r} does not exist"
+        else:
+            # cron, launchd and systemd search a short PATH: say which, so the fix is plain.
+            reason = f"{argv[0]!r} was not found on PATH={os.environ.get('PATH', os.defpath)}"
         failure = AwsMfaError(f"{what}: {reason}")
 
         def failed() -> str:
@@ -1037,8 +1219,7 @@ def start_program(
     def finish() -> str:
         try:
             if not exited.wait(left(min(WAIT_NOTICE_AFTER, timeout))) and timeout > WAIT_NOTICE_AFTER:
-                if _isatty(sys.stderr):  # someone is watching: say why nothing happens
-                    messages.say(f"waiting for {what} (approve the request if it asks)...")
+                messages.notice(f"waiting for {what} (approve the request if it asks)...", watched_only=True)
                 exited.wait(left(timeout))
             if not exited.is_set():
                 raise AwsMfaError(f"{what} gave no {wanted} within {timeout:g} s")
@@ -1151,22 +1332,6 @@ def _no_code_error() -> AwsMfaError:
         "no MFA code: no terminal to ask on and nothing on standard input; pass --code, "
         "set --otp-command, or set the 1Password item with --op-item-name (and --op-account)"
     )
-
-
-class Helper(NamedTuple):
-    """An automatic code source: a program that prints the current code."""
-
-    argv: list[str]
-    what: str
-
-
-def automatic_source(otp_command: str | None, op_item: str | None, op_account: str | None) -> Helper | None:
-    if otp_command:
-        return Helper(split_command(otp_command), "the OTP command")
-    if op_item:
-        argv = ["op", "item", "get", op_item, "--otp"]
-        return Helper([*argv, "--account", op_account] if op_account else argv, OP_SOURCE)
-    return None
 
 
 def get_code(
@@ -1345,6 +1510,12 @@ def request_session(client: STSClient, request: Request, code: str, long_name: s
         if not error.response.get("Error"):  # an error page, not an STS error
             raise _not_sts(client, f" (HTTP {error.response['ResponseMetadata']['HTTPStatusCode']})") from None
         explained = _explain_client_error(error, request.device, long_name)
+        if explained == CODE_REJECTED or error.response.get("Error", {}).get("Code") in SIGNATURE_ERRORS:
+            headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+            skew = clock_skew(headers.get("date"), time.time())
+            if skew is not None and abs(skew) > CLOCK_SKEW_LIMIT:
+                # A program's next code would be just as far off: no retry, say why.
+                raise AwsMfaError(f"{explained}. {describe_skew(skew)}") from None
         raise (CodeRejected if explained == CODE_REJECTED else AwsMfaError)(explained) from None
     except BotoCoreError as error:
         raise AwsMfaError(_explain_botocore_error(error, client.meta.endpoint_url)) from None
@@ -1741,15 +1912,28 @@ def _from_env(env: Mapping[str, str], names: Sequence[str]) -> str:
     return ""
 
 
+class _Given(argparse.Action):
+    """Stores the value and notes that the command line gave it: a flag beats every other source."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = {**namespace.given, self.dest: values}
+
+
 def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aws-mfa",
         formatter_class=_HelpFormatter,
         description=(
             "Get temporary AWS credentials with an MFA code: reads the long-term keys of "
-            "[PROFILE-long-term] and writes a session into [PROFILE] of the credentials file."
+            "[PROFILE-long-term] and writes a session into [PROFILE] of the credentials file. "
+            "Settings may also be kept per profile in the config file (aws_mfa_duration, "
+            "aws_mfa_otp_command, ...; see the README)."
         ),
     )
+    parser.set_defaults(given={})
     files = parser.add_argument_group("profiles and files")
     files.add_argument(
         "-c",
@@ -1762,8 +1946,10 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "-p",
         "--profile",
         type=profile_name,
+        action=_Given,
         default=env.get("AWS_MFA_PROFILE") or env.get("AWS_PROFILE") or DEFAULT_PROFILE,
-        help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE; default: %(default)s)",
+        help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE except with --credential-process; "
+        "default: %(default)s)",
     )
     files.add_argument(
         "--long-term-suffix",
@@ -1777,6 +1963,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "-d",
         "--duration",
         type=parse_duration,
+        action=_Given,
         default=env.get("AWS_SESSION_DURATION") or None,
         help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
         + (
@@ -1798,6 +1985,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--assume-role",
         metavar="ARN",
         type=role_argument,
+        action=_Given,
         default=env.get("AWS_MFA_ASSUME_ROLE") or None,
         help="call AssumeRole with MFA instead of GetSessionToken (env AWS_MFA_ASSUME_ROLE; default: %(default)s)",
     )
@@ -1820,6 +2008,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--min-remaining",
         metavar="DURATION",
         type=parse_min_remaining,
+        action=_Given,
         default=env.get("AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
         help="keep a session that has more than this left (env AWS_MFA_MIN_REMAINING; default: %(default)s)",
     )
@@ -1839,6 +2028,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--otp-command",
         metavar="COMMAND",
         type=command_argument,
+        action=_Given,
         default=env.get("AWS_MFA_OTP_COMMAND") or None,
         help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
         "(env AWS_MFA_OTP_COMMAND; default: %(default)s)",
@@ -1846,12 +2036,14 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     code.add_argument(
         "--op-account",
         metavar="ACCOUNT",
+        action=_Given,
         default=env.get("AWS_MFA_UPDATER_OP_ACCOUNT") or None,
         help="1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: %(default)s)",
     )
     code.add_argument(
         "--op-item-name",
         metavar="ITEM",
+        action=_Given,
         default=env.get("AWS_MFA_UPDATER_OP_ITEM_NAME") or None,
         help="1Password item whose one-time password is the MFA code; without one the code is asked for "
         "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s)",
@@ -1875,6 +2067,8 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         action="store_true",
         help="first run: move the keys `aws configure` wrote in [PROFILE] to a new [PROFILE-long-term]",
     )
+    modes.add_argument("--clear", action="store_true", help="remove the session from [PROFILE]; no network")
+    modes.add_argument("--list", action="store_true", help="print every profile pair and its session; no network")
     parser.add_argument_group("with a refresh or --setup").add_argument(
         "--dry-run", action="store_true", help="print what would be done; ask, call and write nothing"
     )
@@ -1901,6 +2095,7 @@ class Plan(NamedTuple):
     otp_timeout: float
     request: Request
     terminal_only: bool
+    settings: Settings
 
 
 def _role_session_name() -> str:
@@ -1917,16 +2112,18 @@ def _role_session_name() -> str:
 def _make_plan(
     args: argparse.Namespace,
     env: Mapping[str, str],
+    names: tuple[str, str],
     path: str,
     sections: Mapping[str, Mapping[str, str]],
     config: Mapping[str, Mapping[str, str]],
+    settings: Settings,
     keys: LongTermKeys | Helper,
 ) -> Plan:
-    short_name, long_name = args.profile, args.profile + args.long_term_suffix
-    role = args.assume_role
+    short_name, long_name = names
+    role = settings.assume_role
     request = Request(
         device="",
-        duration=args.duration or (ROLE_DURATION if role else DEFAULT_DURATION),
+        duration=settings.duration or (ROLE_DURATION if role else DEFAULT_DURATION),
         role=role,
         role_session_name=(args.role_session_name or _role_session_name()) if role else None,
         external_id=args.external_id if role else None,
@@ -1940,10 +2137,11 @@ def _make_plan(
         device=_checked_device(mfa_device(args.device, env, config, sections, long_name, short_name)),
         region=configured_region(args.region, env, config, sections, (long_name, short_name)),
         code=args.code,
-        helper=automatic_source(args.otp_command, args.op_item_name, args.op_account),
+        helper=settings.helper,
         otp_timeout=args.otp_timeout,
         request=request,
         terminal_only=args.credential_process,
+        settings=settings,
     )
 
 
@@ -1955,22 +2153,8 @@ def _checked_device(device: Source | None) -> Source | None:
     return device
 
 
-def _config_reader(env: Mapping[str, str]) -> Callable[[], Mapping[str, Mapping[str, str]]]:
-    """The config file's sections, read when first asked for: the skip path rarely needs them."""
-    read: list[Mapping[str, Mapping[str, str]]] = []
-
-    def config() -> Mapping[str, Mapping[str, str]]:
-        if not read:
-            path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
-            text = read_text(path)
-            read.append(parse_ini(text, path) if text is not None else {})
-        return read[0]
-
-    return config
-
-
-def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str:
-    """The --dry-run report."""
+def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbose: bool) -> str:
+    """The --dry-run report; verbose adds every setting and where it came from."""
     import shlex  # only for --dry-run
 
     if plan.code:
@@ -2009,6 +2193,15 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime) -> str
         "call": f"{call} for {request.duration} s",
         "refresh": refresh,
     }
+    if verbose:
+        for setting in SETTINGS:
+            source = plan.settings.origins[setting.dest]
+            if source is None:
+                lines[setting.flag] = f"{setting.default} (built-in default)"
+                continue
+            # Like the code line above: the command's arguments may hold a TOTP seed.
+            value = f"{split_command(source.value)[0]} ..." if setting.dest == "otp_command" else source.value
+            lines[setting.flag] = f"{value} ({source.origin})"
     return "".join(f"{name}: {value}\n" for name, value in lines.items())
 
 
@@ -2033,6 +2226,15 @@ def _start_keys(plan: Plan, messages: _Messages) -> Callable[[], LongTermKeys]:
     return program_keys
 
 
+def spliced(
+    current: str, fresh: Mapping[str, Mapping[str, str]], section: str, values: Mapping[str, str | None], path: str
+) -> str:
+    """The file's text with one section's keys set or removed, checked by reading it back."""
+    new_text = splice_section(current, section, values)
+    verify_splice(fresh, new_text, section, values, path)
+    return new_text
+
+
 def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> SessionCredentials:
     """Ask for the code, call STS, write the short-term section; the new session."""
     mode = readable_by_others(plan.path)
@@ -2046,7 +2248,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         region = plan.region.value if plan.region else None
         keys = long_term()
         device = _in_time(lambda: discover_device(keys, region, plan.long_name, plan.path), "IAM")
-        messages.say(
+        messages.notice(
             f"using MFA device {device}; to skip this look-up, add "
             + (
                 f"'aws_mfa_device = {device}' to [{plan.long_name}]"
@@ -2094,7 +2296,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
             raise
         # The program may have printed a code at the end of its window: wait for the next.
         wait = TOTP_PERIOD - time.time() % TOTP_PERIOD + 1
-        messages.say(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")
+        messages.notice(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")
         time.sleep(wait)
         code = run_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)
         credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
@@ -2105,9 +2307,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         # The file's long-term keys are read again, as another program may have changed them.
         keys = long_term_keys(fresh, plan.long_name, plan.path) if isinstance(plan.keys, LongTermKeys) else long_term()
         check_short_term(fresh, plan.short_name, keys, plan.path)
-        new_text = splice_section(current, plan.short_name, values)
-        verify_splice(fresh, new_text, plan.short_name, values, plan.path)
-        return new_text
+        return spliced(current, fresh, plan.short_name, values, plan.path)
 
     write_atomically(plan.path, compose)
     return credentials
@@ -2123,16 +2323,41 @@ def _in_time(call: Callable[[], T], service: str) -> T:
     return result
 
 
-def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
+def _session_state(section: Mapping[str, str] | None, now: datetime) -> tuple[str | None, bool]:
+    """'valid until ... (... left)' or 'expired at ...' (None: no session), and whether it is valid."""
     session = session_in(section)
     if session is None:
-        _emit(f"[{name}] has no session\n")
-        return 1
+        return None, False
     left = (session.expiration - now).total_seconds()
     if left <= 0:
-        _emit(f"[{name}] expired at {format_local(session.expiration)}\n")
-        return 1
-    _emit(f"[{name}] valid until {format_local(session.expiration)} ({format_span(left)} left)\n")
+        return f"expired at {format_local(session.expiration)}", False
+    return f"valid until {format_local(session.expiration)} ({format_span(left)} left)", True
+
+
+def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
+    state, valid = _session_state(section, now)
+    _emit(f"[{name}] {state or 'has no session'}\n")
+    return 0 if valid else 1
+
+
+def _clear(path: str, name: str, messages: _Messages) -> int:
+    """Remove the session (and its role) from [name]; every other byte stays."""
+    text = read_text(path)
+    sections: Mapping[str, Mapping[str, str]] = parse_ini(text, path) if text is not None else {}
+    section = sections.get(name)
+    if not section or not any(key in section for key in CLEARED_KEYS):
+        messages.say(f"[{name}] in {path} holds no session; nothing to clear")
+        return 0
+    values = dict.fromkeys(CLEARED_KEYS)
+
+    def compose(current: str) -> str:
+        fresh = parse_ini(current, path)
+        refuse_long_term_keys(fresh, name, path, "--clear removes only a session")
+        return spliced(current, fresh, name, values, path)
+
+    refuse_long_term_keys(sections, name, path, "--clear removes only a session")
+    write_atomically(path, compose)
+    messages.say(f"removed the session from [{name}] in {path}")
     return 0
 
 
@@ -2141,13 +2366,13 @@ def _setup(
     env: Mapping[str, str],
     path: str,
     text: str,
-    config: Callable[[], Mapping[str, Mapping[str, str]]],
+    config: Mapping[str, Mapping[str, str]],
     messages: _Messages,
 ) -> int:
     """First run: move `aws configure`'s keys from [P] into a new [P-long-term], with the device."""
     short_name, long_name = args.profile, args.profile + args.long_term_suffix
     sections = parse_ini(text, path)
-    keys = keys_to_move(sections, config(), short_name, long_name, path)
+    keys = keys_to_move(sections, config, short_name, long_name, path)
     if keys is None:
         where = f"[{long_name}] of {path}" if long_name in sections else f"the config file's [profile {long_name}]"
         messages.say(f"already set up: the long-term key comes from {where}; run {command_line(short_name, long_name)}")
@@ -2158,7 +2383,7 @@ def _setup(
             )
         return 0
     mode = readable_by_others(path)
-    device = _checked_device(mfa_device(args.device, env, config(), sections, long_name, short_name))
+    device = _checked_device(mfa_device(args.device, env, config, sections, long_name, short_name))
     if args.dry_run:
         import difflib  # only for --setup --dry-run
 
@@ -2169,11 +2394,11 @@ def _setup(
         notes = [] if device else ["aws_mfa_device: asked of IAM (ListMFADevices) when run without --dry-run"]
         _emit("".join(f"{line}\n" for line in [*diff, *notes, *([f"mode: {mode:o} -> 600"] if mode else [])]))
         return 0
-    found = device.value if device else _setup_device(args, env, config(), sections, keys, messages)
+    found = device.value if device else _setup_device(args, env, config, sections, keys, messages)
 
     def compose(current: str) -> str:
         fresh = parse_ini(current, path)
-        if keys_to_move(fresh, config(), short_name, long_name, path) != keys:
+        if keys_to_move(fresh, config, short_name, long_name, path) != keys:
             raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
         new_text = move_keys(current, short_name, long_name, found)
         verify_text(moved_sections(fresh, short_name, long_name, found), new_text, f"[{long_name}]", path)
@@ -2216,42 +2441,111 @@ def _setup_device(
     return usable[0]
 
 
+def _list(
+    path: str,
+    suffix: str,
+    config_path: str,
+    config: Mapping[str, Mapping[str, str]],
+    device_flag: str | None,
+    env: Mapping[str, str],
+    now: datetime,
+    messages: _Messages,
+) -> int:
+    """One line per profile pair: where its long-term keys are, its device, its session, its role."""
+    text = read_text(path)
+    sections: Mapping[str, Mapping[str, str]] = parse_ini(text, path) if text is not None else {}
+    # The short-term name of each pair, and where its long-term keys come from: keys in the
+    # credentials file win over the config profile's credential_process, as in a refresh.
+    pairs = {
+        name[: -len(suffix)]: f"[{name}] of {path}"
+        for name in sections
+        if name.endswith(suffix) and len(name) > len(suffix) and name != configparser.DEFAULTSECT
+    }
+    for section_name, values in config.items():
+        name = section_name.removeprefix("profile ")
+        if (
+            name != section_name
+            and name.endswith(suffix)
+            and len(name) > len(suffix)
+            and values.get("credential_process")
+            and not any(sections.get(name, {}).get(key) for key in KEY_NAMES)
+        ):
+            pairs[name[: -len(suffix)]] = f"credential_process of [{section_name}] in {config_path}"
+    if not pairs:
+        messages.say(
+            f"no profile pairs in {path} or {config_path} (long-term keys in [NAME{suffix}] or a "
+            f"credential_process in [profile NAME{suffix}], the session in [NAME])"
+        )
+    for short_name, keys in pairs.items():
+        long_name = short_name + suffix
+        session = sections.get(short_name)
+        device = mfa_device(device_flag, env, config, sections, long_name, short_name)
+        state, _ = _session_state(session, now)
+        role = (session or {}).get(ROLE_KEY)
+        _emit(
+            f"{short_name}: keys in {keys}; device {device.value if device else 'not set (asked of IAM)'}; "
+            f"session {state or 'none'}" + (f"; role {role}" if role else "") + "\n"
+        )
+    return 0
+
+
+def _read_config(env: Mapping[str, str]) -> tuple[str, Mapping[str, Mapping[str, str]]]:
+    """The config file's path and sections (none if it does not exist)."""
+    path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    text = read_text(path)
+    return path, parse_ini(text, path) if text is not None else {}
+
+
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     output_mode = args.env or args.credential_process
-    if sys.stdout is None and (output_mode or args.status or args.dry_run):
+    if sys.stdout is None and (output_mode or args.status or args.dry_run or args.list):
         raise AwsMfaError("standard output is closed, so there is nowhere to print to")
-    messages = _Messages(0 if args.quiet else 2 if args.verbose else 1)
+    messages = _Messages(0 if args.quiet else 2 if args.verbose else 1, to_terminal=args.credential_process)
+    # An SDK running us as credential_process sets AWS_PROFILE to its own profile (the one
+    # naming us), which is not the profile to write.
+    profile = (
+        env.get("AWS_MFA_PROFILE") or DEFAULT_PROFILE
+        if args.credential_process and "profile" not in args.given
+        else args.profile
+    )
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
+    if args.list:
+        config_path, config = _read_config(env)
+        return _list(path, args.long_term_suffix, config_path, config, args.device, env, now, messages)
+    if args.clear:
+        return _clear(path, profile, messages)
     text = read_text(path)
     sections = parse_ini(text or "", path)
-    long_name = args.profile + args.long_term_suffix
+    names = (profile, profile + args.long_term_suffix)
     if args.status:
         if text is None:
-            raise AwsMfaError(f"{path} does not exist; create it with a [{long_name}] section")
-        return _status(args.profile, sections.get(args.profile), now)
-    config = _config_reader(env)
+            raise AwsMfaError(f"{path} does not exist; create it with a [{names[1]}] section")
+        return _status(profile, sections.get(profile), now)
+    # The config file may set --min-remaining and --assume-role, so even the skip path reads it.
+    config_path, config = _read_config(env)
     if args.setup:
         with _signals_stop_the_run():
             return _setup(args, env, path, text or "", config, messages)
-    keys = long_term_source(sections, config, long_name, args.profile, path, exists=text is not None)
+    keys = long_term_source(sections, config, names[1], profile, path, exists=text is not None)
     if isinstance(keys, LongTermKeys):
-        check_short_term(sections, args.profile, keys, path)
-    kept = None if args.force else still_valid(sections.get(args.profile), args.assume_role, args.min_remaining, now)
+        check_short_term(sections, profile, keys, path)
+    settings = resolve_settings(args.given, env, config, names, config_path)
+    kept = None if args.force else still_valid(sections.get(profile), settings.assume_role, settings.min_remaining, now)
     if kept and not args.dry_run:
-        # The skip path: no boto, no helper, and the config file only when the keys come from a program.
+        # The skip path: no boto, no helper.
         left = format_span((kept.expiration - now).total_seconds())
         until = f"valid until {format_local(kept.expiration)} ({left} left)"
-        messages.say(f"[{args.profile}] is still {until}; --force refreshes", 2 if output_mode else 1)
+        messages.say(f"[{profile}] is still {until}; --force refreshes", 2 if output_mode else 1)
         session = kept
     else:
-        plan = _make_plan(args, env, path, sections, config(), keys)
+        plan = _make_plan(args, env, names, path, sections, config, settings, keys)
         if args.dry_run:
-            _emit(_describe(plan, kept, now))
+            _emit(_describe(plan, kept, now, args.verbose))
             return 0
         with _signals_stop_the_run():
             session = _refresh(plan, env, messages)
-        messages.say(f"[{args.profile}] is valid until {format_local(session.expiration)}", 2 if output_mode else 1)
+        messages.say(f"[{profile}] is valid until {format_local(session.expiration)}", 2 if output_mode else 1)
     if args.env:
         _emit(env_lines(session))
     elif args.credential_process:

@@ -36,6 +36,16 @@ LONG_TERM = (
 OP_DELAY = 0.3
 # A key program (credential_process) and an OTP program that take this long each.
 PROGRAM_DELAY = 1.5
+# A config file as someone with several accounts keeps it: per-profile aws-mfa settings.
+CONFIG = (
+    "".join(
+        f"[profile {name}]\nregion = eu-west-1\noutput = json\n"
+        f"aws_mfa_otp_command = ykman oath accounts code -s {name}\n"
+        "aws_mfa_duration = 8h\naws_mfa_min_remaining = 30m\n\n"
+        for name in ("default", "work", "prod", "staging", "sandbox", "audit")
+    )
+    + "[profile admin]\nrole_arn = arn:aws:iam::123456789012:role/admin\nsource_profile = default\n"
+)
 
 
 class Target(NamedTuple):
@@ -231,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return {**base_env, "HOME": home, **extra}
 
     valid = home_with(LONG_TERM + valid_session())
+    configured = home_with(LONG_TERM + valid_session(), CONFIG)
     big = home_with(LONG_TERM + "".join(valid_session(f"p{n}") for n in range(20000)) + valid_session())
     refresh_home = home_with(LONG_TERM)
     # No keys in the credentials file: the config profile's credential_process prints them.
@@ -262,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "skip (still valid)": lambda: run_once([aws_mfa], env(valid)),
         "--status": lambda: run_once([aws_mfa, "--status"], env(valid)),
         "--credential-process (cached)": lambda: run_once([aws_mfa, "--credential-process"], env(valid)),
+        "skip, config file with settings": lambda: run_once([aws_mfa], env(configured)),
         "skip, 20,000 profiles": lambda: run_once([aws_mfa], env(big)),
         "refresh --code": lambda: run_once([aws_mfa, "-f", "--code", "123456"], env(refresh_home, **sts)),
         "minimal boto3 GetSessionToken": lambda: run_once(
@@ -323,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     bare = median["bare python -c pass"]
     targets = [
         Target("skip / bare python", median["skip (still valid)"] / bare, 1.25),
+        Target("skip with a config file / bare python", median["skip, config file with settings"] / bare, 1.25),
         Target("--status / bare python", median["--status"] / bare, 1.25),
         Target("cached --credential-process / bare", median["--credential-process (cached)"] / bare, 1.25),
         Target("--version / bare python", median["aws-mfa --version"] / bare, 1.25),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import collections
+import email.utils
 import http.server
 import logging
 import os
@@ -74,6 +75,7 @@ class StubServer:
         self.queue: list[Answer] = []  # answered first, one request each
         self.default = Answer(500, "no answer set")
         self.release = threading.Event()
+        self.clock_offset = 0.0  # seconds added to the Date header: a server whose clock is off
         stub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -97,6 +99,9 @@ class StubServer:
                 self.wfile.write(data)
 
             do_GET = do_POST = do_PUT = _answer
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                return email.utils.formatdate(time.time() + stub.clock_offset, usegmt=True)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -241,7 +241,7 @@ def test_help_is_wrapped_to_the_width(
     assert [line for line in too_wide if not lone_usage_group(line)] == []
     usage = " ".join(" ".join(lines[: lines.index("")]).split())
     assert usage.startswith("usage: aws-mfa [-h] [-c PATH] [-p PROFILE] ")
-    assert "[--status | --env | --credential-process | --setup] [--dry-run] [-q | -v] [-V]" in usage
+    assert "[--status | --env | --credential-process | --setup | --clear | --list] [--dry-run] [-q | -v] [-V]" in usage
     assert "profiles and files:" in lines
 
 

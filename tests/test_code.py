@@ -85,7 +85,8 @@ def test_code_from_1password(
 
 HANGING_OP = "time.sleep(30)"
 OP_FAILURES = [
-    pytest.param(None, "1Password: 'op' was not found on PATH", id="op-missing"),
+    # cron and launchd search a short PATH: the message says which.
+    pytest.param(None, "1Password: 'op' was not found on PATH={bin}", id="op-missing"),
     pytest.param("", "1Password: cannot run 'op': Permission denied", id="op-not-executable"),
     pytest.param(
         "sys.stderr.write('[ERROR] 2026/11/28 02:40:00 \"AWS\" isn\\'t an item. Specify the item with its UUID\\n');"
@@ -127,6 +128,7 @@ def test_1password_failure_warns_and_falls_back_to_stdin(
 
     result = run(capsys, "--op-item-name", "AWS", stdin="135791\n")
 
+    warning = warning.format(bin=os.environ["PATH"])
     assert result == (0, "", f"aws-mfa: warning: {warning}; asking for the code instead\n{VALID_UNTIL}")
     assert token_code(session_stub) == "135791"
     assert time.monotonic() - started < 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -214,7 +215,8 @@ def test_each_failure_is_one_error_nothing_called_file_untouched(
 @pytest.mark.parametrize(
     ("command", "message"),
     [
-        pytest.param("no-such-program", f"{PROGRAM}: 'no-such-program' was not found on PATH", id="missing"),
+        # cron and launchd search a short PATH: the message says which.
+        pytest.param("no-such-program", f"{PROGRAM}: 'no-such-program' was not found on PATH={{path}}", id="missing"),
         pytest.param("keys 'unbalanced", f"{PROGRAM} is not a command line: no closing quotation", id="quote"),
     ],
 )
@@ -230,6 +232,7 @@ def test_program_that_cannot_run(
     key_program(fake_bin, tmp_path)
     configure(home, command)
 
+    message = message.format(path=os.environ["PATH"])
     assert run(capsys, "-t", "123456") == (1, "", f"aws-mfa: error: {message}\n")
     assert sts_stub.requests == []
     assert not home.credentials.exists()
