@@ -194,6 +194,8 @@ class AwsMfaError(Exception):
 
 def _seconds(text: str) -> int:
     text = text.strip().lower()
+    if len(text) > 32:  # 36h is 129600 s; int() of thousands of digits is slow, and refused past 4300
+        raise argparse.ArgumentTypeError(f"{text[:16]!r}... is too long for a duration (at most 36h)")
     if re.fullmatch("[0-9]+", text):
         return int(text)
     match = DURATION_RE.fullmatch(text)
@@ -292,7 +294,8 @@ def command_words(text: str) -> list[str]:
     try:
         return split_command(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a command line: {str(error).lower()}") from None
+        # Not the text itself: an OTP command's arguments may hold a TOTP seed (oathtool -b SEED).
+        raise argparse.ArgumentTypeError(f"not a command line: {str(error).lower()}") from None
 
 
 def command_argument(text: str) -> str:
@@ -637,11 +640,23 @@ def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: s
 
 
 def holds_long_term_keys(section: Mapping[str, str] | None) -> bool:
-    """A section with an access key and no session token: long-term keys, as `aws configure` writes them."""
+    """Long-term keys, as `aws configure` writes them: an access key and no session token.
+
+    An IAM user's key (AKIA...) is long-term even beside a token: `aws configure` run over an
+    old session leaves the token, and that secret cannot be had from AWS again.
+    """
+    return bool(long_term_kind(section))
+
+
+def long_term_kind(section: Mapping[str, str] | None) -> str:
+    """How a section shows it holds long-term keys, for messages; empty if it does not."""
     section = section or {}
-    return bool(
-        section.get("aws_access_key_id") and not (section.get("aws_session_token") or section.get("aws_security_token"))
-    )
+    key = section.get("aws_access_key_id")
+    if not key:
+        return ""
+    if not (section.get("aws_session_token") or section.get("aws_security_token")):
+        return "without a session token"
+    return "(an IAM user's AKIA key) beside a session token" if key.startswith("AKIA") else ""
 
 
 def key_program(config: Mapping[str, Mapping[str, str]], long_name: str) -> Helper | None:
@@ -720,9 +735,10 @@ def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_
 
 
 def refuse_long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: str, why: str) -> None:
-    if holds_long_term_keys(sections.get(name, {})):
+    kind = long_term_kind(sections.get(name))
+    if kind:
         raise AwsMfaError(
-            f"[{name}] in {path} holds long-term keys without a session token; {why}. "
+            f"[{name}] in {path} holds long-term keys {kind}; {why}. "
             "Move them to the long-term section (or delete them) and run again"
         )
 
@@ -873,15 +889,14 @@ def resolve_settings(
 ) -> Settings:
     """Every setting of SETTINGS, checked; a bad value names where it came from."""
     origins = {setting.dest: resolve_setting(setting, given, env, config, names, config_path) for setting in SETTINGS}
-    command = _checked(origins["otp_command"], command_words)
-    item = _checked(origins["op_item_name"], parse_text)
-    account = _checked(origins["op_account"], parse_text)
     helper = None
-    # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the config file).
-    if command and _rank(origins["otp_command"]) <= _rank(origins["op_item_name"]):
-        helper = Helper(command, "the OTP command")
-    elif item:
-        argv = ["op", "item", "get", item, "--otp"]
+    # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the
+    # config file). Only the one in effect is checked: a flag overrules a bad value in the file.
+    if origins["otp_command"] and _rank(origins["otp_command"]) <= _rank(origins["op_item_name"]):
+        helper = Helper(_checked(origins["otp_command"], command_words) or [], "the OTP command")
+    elif origins["op_item_name"]:
+        argv = ["op", "item", "get", _checked(origins["op_item_name"], parse_text) or "", "--otp"]
+        account = _checked(origins["op_account"], parse_text)
         helper = Helper([*argv, "--account", account] if account else argv, OP_SOURCE)
     min_remaining = _checked(origins["min_remaining"], parse_min_remaining)
     return Settings(
@@ -958,13 +973,16 @@ def clock_skew(date: str | None, now: float) -> float | None:
 
     try:
         return now - email.utils.parsedate_to_datetime(date or "").timestamp()
-    except (TypeError, ValueError):  # Python < 3.12 raises TypeError for an unreadable date
+    except (TypeError, ValueError, OverflowError):  # < 3.12: TypeError for an unreadable date
         return None
 
 
 def describe_skew(skew: float) -> str:
     # An HTTP Date has whole seconds and the answer took a moment: no more precision than that.
-    span = f"about {round(abs(skew) / 60)} min" if abs(skew) >= 120 else f"{round(abs(skew))} s"
+    if abs(skew) >= 2 * 86400:
+        span = f"about {round(abs(skew) / 86400)} days"
+    else:
+        span = f"about {round(abs(skew) / 60)} min" if abs(skew) >= 120 else f"{round(abs(skew))} s"
     return (
         f"This machine's clock is {span} {'ahead of' if skew > 0 else 'behind'} STS's: codes from programs on "
         "this machine and request signatures depend on the clock; set it right (turn on NTP) and run again"
@@ -1015,6 +1033,14 @@ def _isatty(stream: TextIO | None) -> bool:
     return stream is not None and not stream.closed and stream.isatty()
 
 
+def _in_foreground(terminal: int) -> bool:
+    """Whether this process is in the terminal's foreground process group (True if that is unknown)."""
+    try:
+        return os.tcgetpgrp(terminal) == os.getpgrp()
+    except OSError:  # ENOTTY: not this process's controlling terminal
+        return True
+
+
 class _Messages(NamedTuple):
     verbosity: int  # 0 quiet, 1 normal, 2 verbose
     # Under an SDK, which captures stderr (and shows it only on failure): notices meant for
@@ -1033,8 +1059,11 @@ class _Messages(NamedTuple):
         if self.to_terminal and not on_terminal:
             try:
                 with open(CONTROLLING_TERMINAL[1], "w") as terminal:
-                    print(f"aws-mfa: {text}", file=terminal, flush=True)
-                return
+                    # A background job (`aws ... &`) writing to the terminal is stopped by
+                    # SIGTTOU under `stty tostop`: a notice is not worth that.
+                    if _in_foreground(terminal.fileno()):
+                        print(f"aws-mfa: {text}", file=terminal, flush=True)
+                        return
             except OSError:
                 pass  # no controlling terminal (cron, CI): stderr, like everything else
         if on_terminal or not watched_only:
@@ -1514,8 +1543,11 @@ def request_session(client: STSClient, request: Request, code: str, long_name: s
             headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
             skew = clock_skew(headers.get("date"), time.time())
             if skew is not None and abs(skew) > CLOCK_SKEW_LIMIT:
-                # A program's next code would be just as far off: no retry, say why.
-                raise AwsMfaError(f"{explained}. {describe_skew(skew)}") from None
+                # The clock first: with it off, waiting for the next code or copying the secret
+                # again would not help. A program's next code would be just as far off: no retry.
+                details = error.response.get("Error", {})
+                said = f"{_shorten(details.get('Code') or 'error')}: {_shorten(details.get('Message') or 'no message')}"
+                raise AwsMfaError(f"{describe_skew(skew)} (STS refused: {said})") from None
         raise (CodeRejected if explained == CODE_REJECTED else AwsMfaError)(explained) from None
     except BotoCoreError as error:
         raise AwsMfaError(_explain_botocore_error(error, client.meta.endpoint_url)) from None
@@ -1908,7 +1940,8 @@ def _from_env(env: Mapping[str, str], names: Sequence[str]) -> str:
     """For --help: the value the first set variable gives, else nothing."""
     for name in names:
         if env.get(name):
-            return f"{env[name]} from {name}; else "
+            # argparse %-formats help texts: a % in the value must reach --help as itself.
+            return f"{env[name]} from {name}; else ".replace("%", "%%")
     return ""
 
 
@@ -1947,9 +1980,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--profile",
         type=profile_name,
         action=_Given,
-        default=env.get("AWS_MFA_PROFILE") or env.get("AWS_PROFILE") or DEFAULT_PROFILE,
+        default=None,  # main() takes it from the environment, which depends on the mode
         help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE except with --credential-process; "
-        "default: %(default)s)",
+        "default: " + _from_env(env, ("AWS_MFA_PROFILE", "AWS_PROFILE")) + f"{DEFAULT_PROFILE})",
     )
     files.add_argument(
         "--long-term-suffix",
@@ -1967,7 +2000,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         default=env.get("AWS_SESSION_DURATION") or None,
         help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
         + (
-            env.get("AWS_SESSION_DURATION")
+            env.get("AWS_SESSION_DURATION", "").replace("%", "%%")
             or (f"{ROLE_DURATION}, for the role in AWS_MFA_ASSUME_ROLE" if env.get("AWS_MFA_ASSUME_ROLE") else None)
             or f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role"
         )
@@ -2456,17 +2489,18 @@ def _list(
     sections: Mapping[str, Mapping[str, str]] = parse_ini(text, path) if text is not None else {}
     # The short-term name of each pair, and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
+    # Only pairs a refresh could use: `-p NAME` must take the short name.
     pairs = {
         name[: -len(suffix)]: f"[{name}] of {path}"
         for name in sections
-        if name.endswith(suffix) and len(name) > len(suffix) and name != configparser.DEFAULTSECT
+        if name.endswith(suffix) and _usable_profile(name[: -len(suffix)])
     }
     for section_name, values in config.items():
         name = section_name.removeprefix("profile ")
         if (
             name != section_name
             and name.endswith(suffix)
-            and len(name) > len(suffix)
+            and _usable_profile(name[: -len(suffix)])
             and values.get("credential_process")
             and not any(sections.get(name, {}).get(key) for key in KEY_NAMES)
         ):
@@ -2482,16 +2516,60 @@ def _list(
         device = mfa_device(device_flag, env, config, sections, long_name, short_name)
         state, _ = _session_state(session, now)
         role = (session or {}).get(ROLE_KEY)
-        _emit(
-            f"{short_name}: keys in {keys}; device {device.value if device else 'not set (asked of IAM)'}; "
-            f"session {state or 'none'}" + (f"; role {role}" if role else "") + "\n"
+        if device is None:
+            shown = "not set (asked of IAM)"
+        elif DEVICE_RE.fullmatch(device.value):
+            shown = device.value
+        else:
+            shown = f"malformed ({device.origin})"
+        line = f"{short_name}: keys in {keys}; device {shown}; session {state or 'none'}" + (
+            f"; role {role}" if role else ""
         )
+        # Names and values come from files: no line break or escape sequence reaches the terminal.
+        _emit("".join(c if c.isprintable() else repr(c)[1:-1] for c in line) + "\n")
     return 0
+
+
+def _warn_of_unread_settings(
+    args: argparse.Namespace,
+    env: Mapping[str, str],
+    sections: Mapping[str, Mapping[str, str]],
+    config: Mapping[str, Mapping[str, str]],
+    names: tuple[str, str],
+    path: str,
+    messages: _Messages,
+) -> None:
+    """Say so when something looks meant to configure this run but is not read."""
+    keys = [key for setting in SETTINGS for key in setting.keys]
+    misplaced = [f"{key} in [{name}]" for name in names for key in keys if key in sections.get(name, {})]
+    if misplaced:
+        messages.warn(
+            f"{', '.join(misplaced)} of {path} is not read: aws-mfa's settings go in the config file, "
+            f"[{profile_sections(names[0])[0]}] or [profile {names[1]}]"
+        )
+    ignored = env.get("AWS_PROFILE")
+    if args.credential_process and "profile" not in args.given and ignored and ignored != names[0]:
+        other = ignored + args.long_term_suffix
+        if other in sections or f"profile {other}" in config:
+            messages.warn(
+                f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK sets it to its "
+                f"own); this is [{names[0]}]; pass -p {ignored} for [{ignored}]"
+            )
+
+
+def _usable_profile(name: str) -> bool:
+    try:
+        profile_name(name)
+    except argparse.ArgumentTypeError:
+        return False
+    return True
 
 
 def _read_config(env: Mapping[str, str]) -> tuple[str, Mapping[str, Mapping[str, str]]]:
     """The config file's path and sections (none if it does not exist)."""
     path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+    if os.path.realpath(path) == os.devnull:  # AWS_CONFIG_FILE=/dev/null: no config, as for the aws CLI
+        return path, {}
     text = read_text(path)
     return path, parse_ini(text, path) if text is not None else {}
 
@@ -2501,13 +2579,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if sys.stdout is None and (output_mode or args.status or args.dry_run or args.list):
         raise AwsMfaError("standard output is closed, so there is nowhere to print to")
     messages = _Messages(0 if args.quiet else 2 if args.verbose else 1, to_terminal=args.credential_process)
-    # An SDK running us as credential_process sets AWS_PROFILE to its own profile (the one
-    # naming us), which is not the profile to write.
-    profile = (
-        env.get("AWS_MFA_PROFILE") or DEFAULT_PROFILE
-        if args.credential_process and "profile" not in args.given
-        else args.profile
-    )
+    profile = args.profile
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
     if args.list:
@@ -2528,6 +2600,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         with _signals_stop_the_run():
             return _setup(args, env, path, text or "", config, messages)
     keys = long_term_source(sections, config, names[1], profile, path, exists=text is not None)
+    _warn_of_unread_settings(args, env, sections, config, names, path, messages)
     if isinstance(keys, LongTermKeys):
         check_short_term(sections, profile, keys, path)
     settings = resolve_settings(args.given, env, config, names, config_path)
@@ -2651,9 +2724,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = os.environ
     parser = _build_parser(env)
     args = parser.parse_args(_attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
-    for mode in ("status", "env", "credential_process"):
+    for mode in ("status", "env", "credential_process", "clear", "list"):
         if args.dry_run and getattr(args, mode):
             parser.error(f"argument --dry-run: not allowed with argument --{mode.replace('_', '-')}")
+    if args.profile is None:
+        # An SDK running us as credential_process sets AWS_PROFILE to its own profile (the one
+        # naming us), which is not the profile to write, and need not even be a usable one.
+        variables = ("AWS_MFA_PROFILE",) if args.credential_process else ("AWS_MFA_PROFILE", "AWS_PROFILE")
+        named = next((variable for variable in variables if env.get(variable)), None)
+        try:
+            args.profile = profile_name(env[named]) if named else DEFAULT_PROFILE
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"{named}: {error}")
     try:
         code = _run(args, env)
     except AwsMfaError as error:

@@ -6,6 +6,7 @@ import pytest
 from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
+from conftest import set_env
 from test_refresh import run
 
 import aws_mfa
@@ -159,13 +160,50 @@ def as_listed(options: str) -> set[str]:
     return {options, f"{short} {metavar}, {long}"} if short and metavar else {options}
 
 
+@pytest.mark.parametrize(
+    ("variables", "texts"),
+    [
+        pytest.param(
+            {
+                "AWS_MFA_DEVICE": "arn:aws:iam::123456789012:mfa/bob",
+                "AWS_DEFAULT_REGION": "eu-west-1",
+                "AWS_MFA_ASSUME_ROLE": "arn:aws:iam::123456789012:role/admin",
+            },
+            [
+                "(env AWS_SESSION_DURATION; default: 3600, for the role in AWS_MFA_ASSUME_ROLE)",
+                "STS region (default: eu-west-1 from AWS_DEFAULT_REGION; else AWS_REGION, AWS_DEFAULT_REGION, the "
+                "profiles' region, instance metadata, else the global endpoint)",
+                "MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: arn:aws:iam::123456789012:mfa/bob "
+                "from AWS_MFA_DEVICE; else aws_mfa_device or mfa_serial of the profile, else the one device IAM lists)",
+            ],
+            id="values",
+        ),
+        pytest.param(
+            # argparse %-formats every help text: a % from the environment once ended in a traceback.
+            {
+                "AWS_SESSION_DURATION": "5%d",
+                "AWS_REGION": "eu%(prog)s",
+                "AWS_MFA_DEVICE": "serial%",
+                "AWS_MFA_PROFILE": "a%sb",
+            },
+            [
+                "(env AWS_SESSION_DURATION; default: 5%d)",
+                "STS region (default: eu%(prog)s from AWS_REGION; else",
+                "(env AWS_MFA_DEVICE; default: serial% from AWS_MFA_DEVICE; else",
+                "except with --credential-process; default: a%sb from AWS_MFA_PROFILE; else default)",
+            ],
+            id="percent-signs",
+        ),
+    ],
+)
 def test_help_shows_the_values_the_environment_sets(
-    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    home: Home,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    variables: dict[str, str],
+    texts: list[str],
 ) -> None:
-    monkeypatch.setenv("AWS_MFA_DEVICE", "arn:aws:iam::123456789012:mfa/bob")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_MFA_ASSUME_ROLE", "arn:aws:iam::123456789012:role/admin")
-    monkeypatch.setenv("COLUMNS", "200")
+    set_env(monkeypatch, {**variables, "COLUMNS": "200"})
 
     with pytest.raises(SystemExit) as exit_info:
         aws_mfa.main(["--help"])
@@ -173,14 +211,20 @@ def test_help_shows_the_values_the_environment_sets(
     out, err = capsys.readouterr()
     assert (exit_info.value.code, err) == (0, "")
     flat = " ".join(out.split())
-    for text in [
-        "(env AWS_SESSION_DURATION; default: 3600, for the role in AWS_MFA_ASSUME_ROLE)",
-        "STS region (default: eu-west-1 from AWS_DEFAULT_REGION; else AWS_REGION, AWS_DEFAULT_REGION, the profiles' "
-        "region, instance metadata, else the global endpoint)",
-        "MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: arn:aws:iam::123456789012:mfa/bob from "
-        "AWS_MFA_DEVICE; else aws_mfa_device or mfa_serial of the profile, else the one device IAM lists)",
-    ]:
+    for text in texts:
         assert text in flat
+
+
+@pytest.mark.parametrize("variable", ["AWS_MFA_PROFILE", "AWS_PROFILE"])
+@pytest.mark.parametrize("name", [" x", "a]b", "DEFAULT", "x\ny"])
+def test_bad_profile_name_from_the_environment_names_the_variable(
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, variable: str, name: str
+) -> None:
+    monkeypatch.setenv(variable, name)
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--status"])
+    assert exit_info.value.code == 2
+    assert f"aws-mfa: error: {variable}: " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["", " x", "a]b", "DEFAULT", "x\ny"])

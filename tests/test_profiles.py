@@ -340,6 +340,13 @@ BAD_VALUES = [
         id="duration-too-short",
     ),
     pytest.param(
+        # int() refuses more than 4300 digits: once a traceback.
+        "aws_mfa_duration = " + "1" * 5000,
+        "aws_mfa_duration in [profile work] of {config}: '1111111111111111'... is too long for a duration (at most "
+        "36h)",
+        id="duration-thousands-of-digits",
+    ),
+    pytest.param(
         "aws_mfa_min_remaining = 40h",
         "aws_mfa_min_remaining in [profile work] of {config}: 40h is longer than any session (36h)",
         id="min-remaining-too-long",
@@ -351,13 +358,13 @@ BAD_VALUES = [
     ),
     pytest.param(
         "aws_mfa_otp_command = otp 'unfinished",
-        'aws_mfa_otp_command in [profile work] of {config}: "otp \'unfinished" is not a command line: '
-        "no closing quotation",
+        # Not the command's text: its arguments may hold a TOTP seed (oathtool -b SEED).
+        "aws_mfa_otp_command in [profile work] of {config}: not a command line: no closing quotation",
         id="command-unbalanced-quote",
     ),
     pytest.param(
         "mfa_process =",
-        "mfa_process in [profile work] of {config}: '' is not a command line: it is empty",
+        "mfa_process in [profile work] of {config}: not a command line: it is empty",
         id="mfa-process-empty",
     ),
     pytest.param(
@@ -389,6 +396,52 @@ def test_bad_value_in_the_config_file_names_file_section_and_key(
     expected = message.format(config=home.config)
     assert result == (1, "", f"aws-mfa: error: {expected}; nothing was run\n")
     assert (work.requests, otp_log.exists(), home.credentials.read_bytes()) == ([], False, before)
+
+
+def test_a_flag_overrules_a_bad_code_source_in_the_config_file(
+    work: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Only the source in effect is checked: the flag's 1Password item beats the file's command.
+    home.config.write_text('[profile work]\naws_mfa_otp_command = oathtool --totp -b JBSWY3DPEHPK3PXP "unclosed\n')
+
+    code, out, err = run(capsys, "-p", "work", "--dry-run", "--op-item-name", "AWS")
+
+    assert (code, err) == (0, "")
+    assert "code: 1Password: op item get AWS --otp (the prompt if it fails)" in out.splitlines()
+    assert "JBSWY3DPEHPK3PXP" not in out
+
+
+def test_config_file_dev_null_is_no_config_file(
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for the aws CLI; /dev/null is a device, which aws-mfa otherwise refuses as a config file.
+    valid = in_minutes(600)
+    home.credentials.write_text(f"{LONG_TERM}\n[default]\n{session(valid)}")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+
+    assert run(capsys) == (
+        0,
+        "",
+        f"aws-mfa: [default] is still valid until {local(valid)} (9h59m left); --force refreshes\n",
+    )
+
+
+def test_settings_in_the_credentials_file_are_named_as_not_read(
+    session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Beside aws_mfa_device is where people would put them first.
+    text = f"{LONG_TERM}aws_mfa_otp_command = otp\nmfa_process = otp\n\n[default]\naws_mfa_duration = 1h\n"
+    home.credentials.write_text(text)
+
+    assert run(capsys, "-t", "123456") == (
+        0,
+        "",
+        "aws-mfa: warning: aws_mfa_duration in [default], aws_mfa_otp_command in [default-long-term], mfa_process in "
+        f"[default-long-term] of {home.credentials} is not read: aws-mfa's settings go in the config file, "
+        "[profile default] or [profile default-long-term]\n"
+        "aws-mfa: [default] is valid until 2026-11-29 02:00:00 UTC\n",
+    )
+    assert params(session_stub.requests[0].body)["DurationSeconds"] == "43200"
 
 
 def test_malformed_config_file_is_reported_with_its_line(
@@ -477,6 +530,25 @@ def test_clear_refuses_long_term_keys(home: Home, capsys: pytest.CaptureFixture[
         "",
         f"aws-mfa: error: [default] in {home.credentials} holds long-term keys without a session token; "
         "--clear removes only a session. Move them to the long-term section (or delete them) and run again\n",
+    )
+    assert home.credentials.read_text() == text
+
+
+def test_clear_refuses_an_akia_key_beside_a_leftover_token(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    # `aws configure` over an old session: the new long-term key, the old token. The secret
+    # of an AKIA key cannot be had from AWS again, so it is never cleared as a session.
+    text = (
+        "# after aws configure\n[default]\n"
+        f"aws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\naws_session_token = leftover\n"
+    )
+    home.credentials.write_text(text)
+
+    assert run(capsys, "--clear") == (
+        1,
+        "",
+        f"aws-mfa: error: [default] in {home.credentials} holds long-term keys (an IAM user's AKIA key) beside a "
+        "session token; --clear removes only a session. Move them to the long-term section (or delete them) and "
+        "run again\n",
     )
     assert home.credentials.read_text() == text
 
@@ -575,6 +647,30 @@ def test_list_shows_keys_from_a_config_credential_process(home: Home, capsys: py
     )
 
 
+def test_list_shows_only_usable_pairs_and_no_raw_control_characters(
+    home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = f"aws_access_key_id = {LONG_KEY}\naws_secret_access_key = s\n"
+    home.credentials.write_text(
+        # An escape sequence would reach the terminal; a bracket makes a name -p refuses.
+        f"[x\x1b]0;PWNED\x07-long-term]\n{keys}\n"
+        f"[bell\x07-long-term]\n{keys}\n"
+        f"[z-long-term]\n{keys}aws_mfa_device = arn:aws:iam::1:mfa/a\n  more\n"
+    )
+    # botocore reads two spaces after `profile` as one: not a pair aws-mfa would use.
+    home.config.write_text("[profile  y-long-term]\ncredential_process = never-run\n")
+
+    code, out, err = run(capsys, "--list")
+
+    assert (code, err) == (0, "")
+    assert out == (
+        f"bell\\x07: keys in [bell\\x07-long-term] of {home.credentials}; device not set (asked of IAM); "
+        "session none\n"
+        f"z: keys in [z-long-term] of {home.credentials}; device malformed (aws_mfa_device in [z-long-term]); "
+        "session none\n"
+    )
+
+
 @pytest.mark.parametrize("text", [None, "[default]\nregion = eu-west-1\n"], ids=["no-file", "no-pairs"])
 def test_list_without_pairs(home: Home, capsys: pytest.CaptureFixture[str], text: str | None) -> None:
     if text is not None:
@@ -598,6 +694,8 @@ def test_list_without_pairs(home: Home, capsys: pytest.CaptureFixture[str], text
         pytest.param([], {"AWS_PROFILE": "mfa"}, "default", id="aws-profile-ignored"),
         pytest.param([], {"AWS_PROFILE": "mfa", "AWS_MFA_PROFILE": "work"}, "work", id="aws-mfa-profile"),
         pytest.param(["-p", "work"], {"AWS_PROFILE": "mfa"}, "work", id="flag"),
+        # Not even checked: botocore takes [profile DEFAULT], which aws-mfa could never write.
+        pytest.param([], {"AWS_PROFILE": "DEFAULT"}, "default", id="unusable-aws-profile-ignored"),
     ],
 )
 def test_credential_process_is_not_steered_by_the_sdks_aws_profile(
@@ -617,6 +715,23 @@ def test_credential_process_is_not_steered_by_the_sdks_aws_profile(
     assert json.loads(out)["AccessKeyId"] == STUB_KEY
     pairs = f"{LONG_TERM}\n{WORK_LONG_TERM}"
     assert home.credentials.read_text() == f"{pairs}\n[{written}]\n{SESSION}"
+
+
+@pytest.mark.prints_secrets
+def test_credential_process_says_when_aws_profile_names_another_pair(
+    work: StubServer, home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A script, not an SDK: `AWS_PROFILE=work aws-mfa --credential-process` gets [default].
+    monkeypatch.setenv("AWS_PROFILE", "work")
+
+    code, out, err = aws_mfa.main(["--credential-process", "-t", "123456"]), *capsys.readouterr()
+
+    assert (code, json.loads(out)["AccessKeyId"]) == (0, STUB_KEY)
+    assert err == (
+        "aws-mfa: warning: AWS_PROFILE=work does not choose the profile with --credential-process (an SDK sets it "
+        "to its own); this is [default]; pass -p work for [work]\n"
+    )
+    assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[default]\n{SESSION}"
 
 
 def test_plain_run_still_follows_aws_profile(
@@ -644,20 +759,20 @@ def test_person_notices_stay_on_stderr_without_a_terminal(
 
 
 @pytest.mark.parametrize(
-    ("offset", "error", "skew"),
+    ("offset", "error", "skew", "said"),
     [
         pytest.param(
             300,
             StubServer.error("AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code."),
-            "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again. "
             "This machine's clock is about 5 min behind STS's",
+            "AccessDenied: MultiFactorAuthentication failed with invalid MFA one time pass code.",
             id="code-rejected-clock-behind",
         ),
         pytest.param(
             -300,
             StubServer.error("SignatureDoesNotMatch", "Signature expired: 20261128T130000Z is now earlier than ..."),
-            "the secret access key in [default-long-term] does not match its access key id; copy it again. "
             "This machine's clock is about 5 min ahead of STS's",
+            "SignatureDoesNotMatch: Signature expired: 20261128T130000Z is now earlier than ...",
             id="signature-clock-ahead",
         ),
     ],
@@ -670,6 +785,7 @@ def test_skewed_clock_is_named(
     offset: float,
     error: Answer,
     skew: str,
+    said: str,
 ) -> None:
     fake_bin("otp", "print('123456')")
     session_stub.default = error
@@ -681,8 +797,9 @@ def test_skewed_clock_is_named(
     assert result == (
         1,
         "",
+        # The clock first: not "wait for the next code" nor "copy the secret again", which would not help.
         f"aws-mfa: error: {skew}: codes from programs on this machine and request signatures depend on the "
-        "clock; set it right (turn on NTP) and run again\n",
+        f"clock; set it right (turn on NTP) and run again (STS refused: {said})\n",
     )
     assert len(session_stub.requests) == 1
     assert home.credentials.read_text() == LONG_TERM
@@ -707,6 +824,9 @@ def test_clock_within_30_seconds_is_not_blamed(
     [
         pytest.param("Sat, 28 Nov 2026 13:00:00 GMT", 45.0, id="rfc-7231"),
         pytest.param("not a date", None, id="unreadable"),
+        # Beyond what a datetime holds: once an OverflowError and a traceback.
+        pytest.param("Sat, 28 Nov 99999999999999999999 16:00:00 GMT", None, id="year-overflows"),
+        pytest.param("Sat, 28 Nov 2026 16:00:00 +99999999999999999999", None, id="offset-overflows"),
         pytest.param(None, None, id="missing"),
     ],
 )
@@ -715,6 +835,7 @@ def test_clock_skew_from_a_date_header(date: str | None, expected: float | None)
     assert aws_mfa.clock_skew(date, now) == expected
     assert aws_mfa.describe_skew(-45.4).startswith("This machine's clock is 45 s behind STS's: ")
     assert aws_mfa.describe_skew(3599).startswith("This machine's clock is about 60 min ahead of STS's: ")
+    assert aws_mfa.describe_skew(-56 * 365 * 86400).startswith("This machine's clock is about 20440 days behind")
 
 
 def test_person_notices_go_to_the_terminal_when_stderr_is_captured(

@@ -3,6 +3,7 @@ under the real `aws` CLI; the role chained on the session under botocore."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -217,7 +218,10 @@ def sdk_home(session_stub: StubServer, home: Home, user_bin: Path) -> dict[str, 
     # The README writes alice's absolute path (the SDK expands no ~); the test's home stands there.
     home.config.write_text(recipe.replace("/home/alice", str(home.path)))
     session_stub.actions["GetCallerIdentity"] = Answer(200, IDENTITY_XML)
+    # coverage's own variables, so that aws-mfa run by the aws CLI is measured like any subprocess.
+    measured = {name: value for name, value in os.environ.items() if name.startswith("COVERAGE_")}
     return {
+        **measured,
         "HOME": str(home.path),
         "PATH": f"{user_bin}:/usr/bin:/bin",
         "AWS_PROFILE": "mfa",
@@ -301,6 +305,59 @@ def test_waiting_notice_reaches_the_terminal_while_the_aws_cli_captures_stderr(
     ).replace("\n", "\r\n")
     assert token_codes(session_stub) == ["666666", ""]
     check_identity_call(session_stub)
+
+
+# Holds the terminal's foreground (a shell's place) and runs its arguments as a background job.
+BACKGROUND_JOB = """
+import os, signal, subprocess, sys
+job = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       preexec_fn=os.setpgrp)
+os.set_blocking(job.stdout.fileno(), False)
+_, status = os.waitpid(job.pid, os.WUNTRACED)
+if os.WIFSTOPPED(status):
+    os.killpg(job.pid, signal.SIGKILL)
+    sys.exit(f"stopped by signal {os.WSTOPSIG(status)}")
+sys.stdout.write(job.stdout.read().decode())
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_background_job_is_not_stopped_for_a_notice(
+    session_stub: StubServer, home: Home, user_bin: Path, sdk_home: dict[str, str], aws_cli: str
+) -> None:
+    # `aws sts get-caller-identity > out &` under `stty tostop`: a write to the terminal from
+    # the background would stop the job (SIGTTOU) until someone brings it to the foreground.
+    program(user_bin, "ykman", "time.sleep(1.5)\nprint('666666')")
+    master, terminal = os.openpty()
+    attributes = termios.tcgetattr(terminal)
+    attributes[3] |= termios.TOSTOP
+    termios.tcsetattr(terminal, termios.TCSANOW, attributes)
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    shell = subprocess.run(
+        [sys.executable, "-c", BACKGROUND_JOB, aws_cli, "sts", "get-caller-identity"],
+        env=sdk_home,
+        stdin=terminal,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=controlling_terminal,
+        check=False,
+    )
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # EIO once every holder of the terminal has closed it
+        while select.select([master], [], [], 0)[0] and (chunk := os.read(master, 65536)):
+            shown += chunk
+    os.close(master)
+
+    assert (shell.returncode, shell.stderr) == (0, "")
+    assert json.loads(shell.stdout) == IDENTITY
+    assert shown == b""  # the notice was not for a job in the background
+    assert token_codes(session_stub) == ["666666", ""]
 
 
 # --- one MFA session, many roles -------------------------------------------------------------

@@ -372,6 +372,14 @@ REFUSED = [
         "to the long-term section (or delete them) and run again",
         id="short-term-holds-other-long-term-keys",
     ),
+    pytest.param(
+        # `aws configure` run over an old session leaves its token beside the new AKIA key.
+        f"[default]\naws_access_key_id = AKIAOTHERLONGTERM000\naws_secret_access_key = other\n"
+        f"aws_session_token = stale\nexpiration = 2026-01-01T00:00:00Z\n\n{LONG_TERM}",
+        "[default] in {path} holds long-term keys (an IAM user's AKIA key) beside a session token; refusing to "
+        "overwrite them. Move them to the long-term section (or delete them) and run again",
+        id="short-term-holds-akia-key-beside-stale-token",
+    ),
 ]
 
 

@@ -372,7 +372,8 @@ def test_refresh_on_an_aws_configure_file_names_setup(
     assert stub.requests == []
 
 
-@pytest.mark.parametrize("mode", ["--status", "--env", "--credential-process"])
+# --clear --dry-run once cleared for real: the flag was accepted and not looked at.
+@pytest.mark.parametrize("mode", ["--status", "--env", "--credential-process", "--clear", "--list"])
 def test_dry_run_goes_with_a_refresh_or_setup_only(home: Home, capsys: pytest.CaptureFixture[str], mode: str) -> None:
     with pytest.raises(SystemExit) as exit:
         run(capsys, mode, "--dry-run")
