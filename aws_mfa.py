@@ -837,9 +837,16 @@ def session_values(credentials: SessionCredentials, role: str | None) -> dict[st
     }
 
 
-def profile_sections(name: str) -> tuple[str, ...]:
-    """The config file's sections for a profile, as botocore names them."""
-    return (f"profile {name}", name) if name == DEFAULT_PROFILE else (f"profile {name}",)
+def profile_sections(name: str, config: Mapping[str, Mapping[str, str]]) -> tuple[str]:
+    """The config file's section for a profile, the one botocore reads.
+
+    For default that is [default] or [profile default], whichever comes later in the file:
+    botocore takes that one whole, and none of the other's keys.
+    """
+    if name != DEFAULT_PROFILE:
+        return (f"profile {name}",)
+    present = [section for section in config if section in (DEFAULT_PROFILE, f"profile {DEFAULT_PROFILE}")]
+    return (present[-1] if present else f"profile {DEFAULT_PROFILE}",)
 
 
 def resolve_setting(
@@ -856,7 +863,7 @@ def resolve_setting(
     if env.get(setting.variable):
         return Source(env[setting.variable], setting.variable)
     for name in names:
-        for section in profile_sections(name):
+        for section in profile_sections(name, config):
             for key in setting.keys:
                 value = config.get(section, {}).get(key)
                 if value is not None:
@@ -925,7 +932,7 @@ def configured_region(
         # botocore lets the credentials file's values win over the config file's.
         if credentials.get(name, {}).get("region"):
             return Source(credentials[name]["region"], f"credentials [{name}]")
-        for section in profile_sections(name):
+        for section in profile_sections(name, config):
             if config.get(section, {}).get("region"):
                 return Source(config[section]["region"], f"config [{section}]")
     return None
@@ -949,7 +956,7 @@ def mfa_device(
         if long_term.get(key):
             return Source(long_term[key], f"{key} in [{long_name}]")
     for name in (long_name, short_name):
-        for section in profile_sections(name):
+        for section in profile_sections(name, config):
             if config.get(section, {}).get("mfa_serial"):
                 return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]")
     return None
@@ -2545,7 +2552,7 @@ def _warn_of_unread_settings(
     if misplaced:
         messages.warn(
             f"{', '.join(misplaced)} of {path} is not read: aws-mfa's settings go in the config file, "
-            f"[{profile_sections(names[0])[0]}] or [profile {names[1]}]"
+            f"[{profile_sections(names[0], config)[0]}] or [profile {names[1]}]"
         )
     ignored = env.get("AWS_PROFILE")
     if args.credential_process and "profile" not in args.given and ignored and ignored != names[0]:

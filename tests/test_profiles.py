@@ -398,6 +398,37 @@ def test_bad_value_in_the_config_file_names_file_section_and_key(
     assert (work.requests, otp_log.exists(), home.credentials.read_bytes()) == ([], False, before)
 
 
+@pytest.mark.parametrize(
+    ("config", "duration", "region"),
+    [
+        pytest.param(
+            "[profile default]\naws_mfa_duration = 2h\n[default]\nregion = eu-west-1\n",
+            "--duration: 43200, 3600 with a role (built-in default)",
+            "region: eu-west-1 (config [default])",
+            id="default-later",
+        ),
+        pytest.param(
+            "[default]\nregion = eu-west-1\n[profile default]\naws_mfa_duration = 2h\n",
+            "--duration: 2h (aws_mfa_duration in [profile default] of {config})",
+            "region: none configured: instance metadata, else the global endpoint",
+            id="profile-default-later",
+        ),
+    ],
+)
+def test_of_default_and_profile_default_the_later_section_counts_whole(
+    session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str], config: str, duration: str, region: str
+) -> None:
+    # As botocore reads them: one of the two sections, the later, and none of the other's keys.
+    home.credentials.write_text(LONG_TERM)
+    home.config.write_text(config)
+
+    code, out, err = run(capsys, "--dry-run", "-v")
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert (duration.format(config=home.config) in lines, region in lines) == (True, True)
+
+
 def test_a_flag_overrules_a_bad_code_source_in_the_config_file(
     work: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
