@@ -1123,7 +1123,7 @@ def read_bytes(path: str) -> bytes | None:
     try:
         info = os.fstat(descriptor)
         if stat.S_ISDIR(info.st_mode):
-            raise AwsMfaError(f"{path} is a directory, not a credentials file")
+            raise AwsMfaError(f"{path} is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
             raise _not_a_file(path)
         # One byte past the limit too: a file that grows outruns st_size.

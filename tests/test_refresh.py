@@ -426,7 +426,7 @@ def test_directory_as_credentials_path(home: Home, stub: StubServer, capsys: pyt
     RELIABILITY["hostile inputs"] += 1
     home.credentials.mkdir()
 
-    assert run(capsys) == (1, "", f"aws-mfa: error: {home.credentials} is a directory, not a credentials file\n")
+    assert run(capsys) == (1, "", f"aws-mfa: error: {home.credentials} is a directory, not a file\n")
 
 
 def test_unreadable_file(home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
