@@ -103,6 +103,7 @@ ROLE_KEY = "aws_mfa_role_arn"
 OP_SOURCE = "1Password"
 KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key")
 SECRET_NAMES = ("aws_secret_access_key", "aws_session_token", "aws_security_token")
+SESSION_TOKEN_KEYS = ("aws_session_token", "aws_security_token")
 SESSION_KEYS = (
     "aws_access_key_id",
     "aws_secret_access_key",
@@ -774,7 +775,10 @@ def keys_to_move(
             f"[{long_name}] in {path} exists but holds no keys; move aws_access_key_id and aws_secret_access_key "
             f"of [{short_name}] into it, or remove it and run aws-mfa --setup again"
         )
-    return long_term_keys(sections, short_name, path)
+    # A token left beside the key (`aws configure` run over an old session) stays in
+    # [short_name], where the refresh replaces it.
+    keys_only = {key: value for key, value in short_term.items() if key not in SESSION_TOKEN_KEYS}
+    return long_term_keys({short_name: keys_only}, short_name, path)
 
 
 def move_keys(text: str, short_name: str, long_name: str, device: str | None) -> str:

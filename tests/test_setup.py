@@ -103,6 +103,17 @@ LAYOUTS = [
         f"[work-lt]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[work]\noutput = json\n{SESSION}",
         id="named-profile-and-suffix",
     ),
+    pytest.param(
+        # `aws configure` run over an old session: the key moves, the token stays for the refresh.
+        f"[default]\n{KEYS}aws_session_token = leftover\nexpiration = 2026-01-01T00:00:00Z\n",
+        ["--device", DEVICE],
+        [],
+        f"{SET_UP}aws_session_token = leftover\nexpiration = 2026-01-01T00:00:00Z\n",
+        # The two lines left are changed where they stand, the others added after them.
+        f"{SET_UP}aws_session_token = {STUB_TOKEN}\nexpiration = {STUB_EXPIRATION}\naws_access_key_id = {STUB_KEY}\n"
+        f"aws_secret_access_key = {STUB_SECRET}\naws_security_token = {STUB_TOKEN}\n",
+        id="aws-configure-over-an-old-session",
+    ),
 ]
 
 
