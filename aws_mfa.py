@@ -114,6 +114,7 @@ SESSION_KEYS = (
 CLEARED_KEYS = (*SESSION_KEYS, ROLE_KEY)
 # STS answers with its own clock's Date; a machine clock further off than this is named.
 CLOCK_SKEW_LIMIT = 30.0
+SIGNATURE_SKEW_LIMIT = 300.0  # STS refuses a request signed more than 5 minutes off its clock
 # Errors after which the clock is worth comparing: a rejected code, a refused signature.
 SIGNATURE_ERRORS = ("SignatureDoesNotMatch", "RequestExpired", "InvalidSignatureException")
 
@@ -299,6 +300,14 @@ def command_words(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"not a command line: {str(error).lower()}") from None
 
 
+def shown_command(text: str) -> str:
+    """An OTP command as messages show it: the program only, as its arguments may hold a TOTP seed."""
+    try:
+        return f"{split_command(text)[0]} ..."
+    except ValueError:  # a value overruled by a flag is not checked, and may not split
+        return "(not a command line)"
+
+
 def command_argument(text: str) -> str:
     """argparse type for --otp-command: something that splits into a program and its arguments."""
     command_words(text)
@@ -360,6 +369,8 @@ def session_in(section: Mapping[str, str] | None) -> SessionCredentials | None:
     expiration = parse_expiration(section.get("expiration"))
     token = section.get("aws_session_token") or section.get("aws_security_token")
     if not (section.get("aws_access_key_id") and section.get("aws_secret_access_key") and token and expiration):
+        return None
+    if holds_long_term_keys(section):  # an IAM user's key beside an old token is no session
         return None
     return SessionCredentials(section["aws_access_key_id"], section["aws_secret_access_key"], token, expiration)
 
@@ -656,7 +667,8 @@ def long_term_kind(section: Mapping[str, str] | None) -> str:
     if not key:
         return ""
     if not (section.get("aws_session_token") or section.get("aws_security_token")):
-        return "without a session token"
+        # A session key (ASIA...) without its token is a broken session, which may be replaced.
+        return "" if key.startswith("ASIA") else "without a session token"
     return "(an IAM user's AKIA key) beside a session token" if key.startswith("AKIA") else ""
 
 
@@ -983,17 +995,21 @@ def clock_skew(date: str | None, now: float) -> float | None:
     import email.utils  # only after STS refused a code or a signature
 
     try:
-        return now - email.utils.parsedate_to_datetime(date or "").timestamp()
+        moment = email.utils.parsedate_to_datetime(date or "")
+        # A Date without a zone (-0000) is still UTC, not this machine's local time.
+        return now - (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
     except (TypeError, ValueError, OverflowError):  # < 3.12: TypeError for an unreadable date
         return None
 
 
 def describe_skew(skew: float) -> str:
     # An HTTP Date has whole seconds and the answer took a moment: no more precision than that.
-    if abs(skew) >= 2 * 86400:
-        span = f"about {round(abs(skew) / 86400)} days"
+    for unit, seconds, floor in (("days", 86400, 2 * 86400), ("h", 3600, 2 * 3600), ("min", 60, 120)):
+        if abs(skew) >= floor:
+            span = f"about {round(abs(skew) / seconds)} {unit}"
+            break
     else:
-        span = f"about {round(abs(skew) / 60)} min" if abs(skew) >= 120 else f"{round(abs(skew))} s"
+        span = f"{round(abs(skew))} s"
     return (
         f"This machine's clock is {span} {'ahead of' if skew > 0 else 'behind'} STS's: codes from programs on "
         "this machine and request signatures depend on the clock; set it right (turn on NTP) and run again"
@@ -1514,7 +1530,15 @@ class Request(NamedTuple):
 
 
 class CodeRejected(AwsMfaError):
-    """STS refused the one-time code itself; a program that gave it may be asked again."""
+    """STS refused the one-time code itself; a program that gave it may be asked again.
+
+    clock_first: the error to give instead when the code came from a program on this machine,
+    whose clock is far enough off to be the cause.
+    """
+
+    def __init__(self, message: str, clock_first: str | None = None) -> None:
+        super().__init__(message)
+        self.clock_first = clock_first
 
 
 def request_session(client: STSClient, request: Request, code: str, long_name: str) -> SessionCredentials:
@@ -1554,11 +1578,16 @@ def request_session(client: STSClient, request: Request, code: str, long_name: s
             headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
             skew = clock_skew(headers.get("date"), time.time())
             if skew is not None and abs(skew) > CLOCK_SKEW_LIMIT:
-                # The clock first: with it off, waiting for the next code or copying the secret
-                # again would not help. A program's next code would be just as far off: no retry.
                 details = error.response.get("Error", {})
                 said = f"{_shorten(details.get('Code') or 'error')}: {_shorten(details.get('Message') or 'no message')}"
-                raise AwsMfaError(f"{describe_skew(skew)} (STS refused: {said})") from None
+                clock_first = f"{describe_skew(skew)} (STS refused: {said})"
+                if explained == CODE_REJECTED:
+                    # Whether the clock is the cause depends on where the code came from: the caller knows.
+                    raise CodeRejected(f"{explained}. {describe_skew(skew)}", clock_first) from None
+                # STS takes signatures up to 5 minutes off: within that, the secret is the likelier cause.
+                raise AwsMfaError(
+                    clock_first if abs(skew) > SIGNATURE_SKEW_LIMIT else f"{explained}. {describe_skew(skew)}"
+                ) from None
         raise (CodeRejected if explained == CODE_REJECTED else AwsMfaError)(explained) from None
     except BotoCoreError as error:
         raise AwsMfaError(_explain_botocore_error(error, client.meta.endpoint_url)) from None
@@ -2075,7 +2104,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         action=_Given,
         default=env.get("AWS_MFA_OTP_COMMAND") or None,
         help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
-        "(env AWS_MFA_OTP_COMMAND; default: %(default)s)",
+        "(env AWS_MFA_OTP_COMMAND; default: "
+        + (shown_command(env["AWS_MFA_OTP_COMMAND"]).replace("%", "%%") if env.get("AWS_MFA_OTP_COMMAND") else "None")
+        + ")",
     )
     code.add_argument(
         "--op-account",
@@ -2244,7 +2275,7 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
                 lines[setting.flag] = f"{setting.default} (built-in default)"
                 continue
             # Like the code line above: the command's arguments may hold a TOTP seed.
-            value = f"{split_command(source.value)[0]} ..." if setting.dest == "otp_command" else source.value
+            value = shown_command(source.value) if setting.dest == "otp_command" else source.value
             lines[setting.flag] = f"{value} ({source.origin})"
     return "".join(f"{name}: {value}\n" for name, value in lines.items())
 
@@ -2335,9 +2366,11 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     assert sts is not None  # without a timeout, waiting ends with the value or raises
     try:
         credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
-    except CodeRejected:
+    except CodeRejected as rejected:
         if not (automatic and plan.helper):
             raise
+        if rejected.clock_first:  # the program's next code would be just as far off: no retry
+            raise AwsMfaError(rejected.clock_first) from None
         # The program may have printed a code at the end of its window: wait for the next.
         wait = TOTP_PERIOD - time.time() % TOTP_PERIOD + 1
         messages.notice(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")

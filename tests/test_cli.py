@@ -168,6 +168,7 @@ def as_listed(options: str) -> set[str]:
                 "AWS_MFA_DEVICE": "arn:aws:iam::123456789012:mfa/bob",
                 "AWS_DEFAULT_REGION": "eu-west-1",
                 "AWS_MFA_ASSUME_ROLE": "arn:aws:iam::123456789012:role/admin",
+                "AWS_MFA_OTP_COMMAND": "oathtool --totp -b JBSWY3DPEHPK3PXP",
             },
             [
                 "(env AWS_SESSION_DURATION; default: 3600, for the role in AWS_MFA_ASSUME_ROLE)",
@@ -175,6 +176,8 @@ def as_listed(options: str) -> set[str]:
                 "profiles' region, instance metadata, else the global endpoint)",
                 "MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: arn:aws:iam::123456789012:mfa/bob "
                 "from AWS_MFA_DEVICE; else aws_mfa_device or mfa_serial of the profile, else the one device IAM lists)",
+                # Only the program: the arguments may hold the TOTP seed.
+                "(env AWS_MFA_OTP_COMMAND; default: oathtool ...)",
             ],
             id="values",
         ),
@@ -213,6 +216,7 @@ def test_help_shows_the_values_the_environment_sets(
     flat = " ".join(out.split())
     for text in texts:
         assert text in flat
+    assert "JBSWY3DPEHPK3PXP" not in out
 
 
 @pytest.mark.parametrize("variable", ["AWS_MFA_PROFILE", "AWS_PROFILE"])

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pty
+import time
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
@@ -23,7 +24,6 @@ from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
-from conftest import Answer
 from conftest import Home
 from conftest import StubServer
 from conftest import set_env
@@ -435,10 +435,12 @@ def test_a_flag_overrules_a_bad_code_source_in_the_config_file(
     # Only the source in effect is checked: the flag's 1Password item beats the file's command.
     home.config.write_text('[profile work]\naws_mfa_otp_command = oathtool --totp -b JBSWY3DPEHPK3PXP "unclosed\n')
 
-    code, out, err = run(capsys, "-p", "work", "--dry-run", "--op-item-name", "AWS")
+    code, out, err = run(capsys, "-p", "work", "--dry-run", "-v", "--op-item-name", "AWS")
 
     assert (code, err) == (0, "")
-    assert "code: 1Password: op item get AWS --otp (the prompt if it fails)" in out.splitlines()
+    lines = out.splitlines()
+    assert "code: 1Password: op item get AWS --otp (the prompt if it fails)" in lines
+    assert f"--otp-command: (not a command line) (aws_mfa_otp_command in [profile work] of {home.config})" in lines
     assert "JBSWY3DPEHPK3PXP" not in out
 
 
@@ -582,6 +584,32 @@ def test_clear_refuses_an_akia_key_beside_a_leftover_token(home: Home, capsys: p
         "run again\n",
     )
     assert home.credentials.read_text() == text
+
+
+def test_clear_removes_a_session_key_without_its_token(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    # A broken session (ASIA... without its token) is no long-term key: it may be removed.
+    home.credentials.write_text(
+        f"{LONG_TERM}\n[default]\naws_access_key_id = ASIAOLD0000000000000\naws_secret_access_key = x\n"
+    )
+
+    assert run(capsys, "--clear") == (0, "", f"aws-mfa: removed the session from [default] in {home.credentials}\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n"
+
+
+@pytest.mark.prints_secrets
+def test_an_akia_key_beside_a_token_is_no_session_to_keep(
+    session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `aws configure` over an old session, with the long-term key: not a valid session, so
+    # neither --status nor the skip path gives the long-term secret out with the old token.
+    text = f"{LONG_TERM}\n[default]\n{session(in_minutes(600), key=LONG_KEY).replace('oldsecret', LONG_SECRET)}"
+    home.credentials.write_text(text)
+
+    assert run(capsys, "--status") == (1, "[default] has no session\n", "")
+    code, out, err = aws_mfa.main(["--env", "-t", "123456"]), *capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert f"export AWS_ACCESS_KEY_ID={STUB_KEY}\n" in out
+    assert LONG_SECRET not in out
 
 
 def test_clear_refuses_long_term_keys_written_meanwhile(
@@ -789,22 +817,50 @@ def test_person_notices_stay_on_stderr_without_a_terminal(
 # --- a skewed clock -----------------------------------------------------------------------
 
 
+CLOCK = (
+    ": codes from programs on this machine and request signatures depend on the clock; set it right (turn on NTP) "
+    "and run again"
+)
+REJECTED = "AccessDenied: MultiFactorAuthentication failed with invalid MFA one time pass code."
+EXPIRED = "SignatureDoesNotMatch: Signature expired: 20261128T130000Z is now earlier than ..."
+
+
 @pytest.mark.parametrize(
-    ("offset", "error", "skew", "said"),
+    ("offset", "error", "argv", "message"),
     [
         pytest.param(
             300,
-            StubServer.error("AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code."),
-            "This machine's clock is about 5 min behind STS's",
-            "AccessDenied: MultiFactorAuthentication failed with invalid MFA one time pass code.",
-            id="code-rejected-clock-behind",
+            REJECTED,
+            ["--otp-command", "otp"],
+            # With the clock off, waiting for the program's next code would not help: no retry.
+            f"This machine's clock is about 5 min behind STS's{CLOCK} (STS refused: {REJECTED})",
+            id="program-code-rejected-clock-behind",
         ),
         pytest.param(
-            -300,
-            StubServer.error("SignatureDoesNotMatch", "Signature expired: 20261128T130000Z is now earlier than ..."),
-            "This machine's clock is about 5 min ahead of STS's",
-            "SignatureDoesNotMatch: Signature expired: 20261128T130000Z is now earlier than ...",
-            id="signature-clock-ahead",
+            300,
+            REJECTED,
+            ["-t", "123456"],
+            # A typed code comes from a phone's clock: the code first, the clock said too.
+            "STS rejected the MFA code (wrong, expired or already used); wait for the next code and run again. "
+            f"This machine's clock is about 5 min behind STS's{CLOCK}",
+            id="typed-code-rejected-clock-behind",
+        ),
+        pytest.param(
+            -400,
+            EXPIRED,
+            ["-t", "123456"],
+            f"This machine's clock is about 7 min ahead of STS's{CLOCK} (STS refused: {EXPIRED})",
+            id="signature-clock-ahead-beyond-5-min",
+        ),
+        pytest.param(
+            -60,
+            EXPIRED,
+            ["-t", "123456"],
+            # STS takes signatures up to 5 minutes off: the secret is the likelier cause.
+            "the secret access key in [default-long-term] does not match its access key id; copy it again. "
+            # The Date has whole seconds, and the answer takes a moment: 60 or 61 s.
+            "This machine's clock is {s} s ahead of STS's" + CLOCK,
+            id="signature-clock-ahead-within-5-min",
         ),
     ],
 )
@@ -814,24 +870,19 @@ def test_skewed_clock_is_named(
     fake_bin: FakeBin,
     capsys: pytest.CaptureFixture[str],
     offset: float,
-    error: Answer,
-    skew: str,
-    said: str,
+    error: str,
+    argv: list[str],
+    message: str,
 ) -> None:
     fake_bin("otp", "print('123456')")
-    session_stub.default = error
+    error_code, text = error.split(": ", 1)
+    session_stub.default = StubServer.error(error_code, text)
     session_stub.clock_offset = offset
 
-    # A code from a program: with the clock off, waiting for its next code would not help.
-    result = run(capsys, "--otp-command", "otp")
+    code, out, err = run(capsys, *argv)
 
-    assert result == (
-        1,
-        "",
-        # The clock first: not "wait for the next code" nor "copy the secret again", which would not help.
-        f"aws-mfa: error: {skew}: codes from programs on this machine and request signatures depend on the "
-        f"clock; set it right (turn on NTP) and run again (STS refused: {said})\n",
-    )
+    assert (code, out) == (1, "")
+    assert err in {f"aws-mfa: error: {message.format(s=seconds)}\n" for seconds in (60, 61)}
     assert len(session_stub.requests) == 1
     assert home.credentials.read_text() == LONG_TERM
 
@@ -858,15 +909,27 @@ def test_clock_within_30_seconds_is_not_blamed(
         # Beyond what a datetime holds: once an OverflowError and a traceback.
         pytest.param("Sat, 28 Nov 99999999999999999999 16:00:00 GMT", None, id="year-overflows"),
         pytest.param("Sat, 28 Nov 2026 16:00:00 +99999999999999999999", None, id="offset-overflows"),
+        # No zone is still UTC, whatever this machine's local time.
+        pytest.param("Sat, 28 Nov 2026 13:00:00 -0000", 45.0, id="no-zone"),
         pytest.param(None, None, id="missing"),
     ],
 )
-def test_clock_skew_from_a_date_header(date: str | None, expected: float | None) -> None:
+def test_clock_skew_from_a_date_header(
+    date: str | None, expected: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = datetime(2026, 11, 28, 13, 0, 45, tzinfo=timezone.utc).timestamp()
-    assert aws_mfa.clock_skew(date, now) == expected
+    # A local time an hour off UTC, so that a Date read as local time shows.
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        assert aws_mfa.clock_skew(date, now) == expected
+    finally:
+        monkeypatch.undo()
+        time.tzset()
     assert aws_mfa.describe_skew(-45.4).startswith("This machine's clock is 45 s behind STS's: ")
     assert aws_mfa.describe_skew(3599).startswith("This machine's clock is about 60 min ahead of STS's: ")
     assert aws_mfa.describe_skew(-56 * 365 * 86400).startswith("This machine's clock is about 20440 days behind")
+    assert aws_mfa.describe_skew(36 * 3600).startswith("This machine's clock is about 36 h ahead")
 
 
 def test_person_notices_go_to_the_terminal_when_stderr_is_captured(

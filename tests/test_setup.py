@@ -290,9 +290,12 @@ REFUSALS = [
         id="long-term-section-without-keys",
     ),
     pytest.param(
+        # A session key without its token: a broken session, no long-term key.
         "[default]\naws_access_key_id = ASIATEMPORARY0000000\naws_secret_access_key = x\n",
-        "[default] in {path} holds temporary session credentials, not a long-term key; put your IAM user's access "
-        "key (AKIA...) there",
+        "no long-term key to set up: neither [default] nor [default-long-term] in {path} holds one. Add "
+        "'[default-long-term]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
+        "'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
+        "'credential_process = ...' in [profile default-long-term] of the config file (see the README's recipes)",
         id="temporary-key-without-token",
     ),
     pytest.param(
