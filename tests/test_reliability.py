@@ -202,21 +202,28 @@ def test_sigkill_at_random_moments_leaves_old_or_new(home: Home, session_stub: S
     span = 1.2 * (time.monotonic() - started)
     chance = random.Random(20261128)
     seen = set()
-    for _ in range(40):
-        home.credentials.write_text(original)
-        process = subprocess.Popen(
-            [str(script), "-f", "--code", "123456"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=unmeasured,
-        )
-        time.sleep(chance.uniform(0.0, span))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        RELIABILITY["SIGKILL runs"] += 1
-        content = home.credentials.read_text()
-        assert content in (original, complete)
-        seen.add((process.returncode, content == complete))
+    # One timed run can be quicker than the forty after it (load comes and goes on a shared
+    # machine; once, at the lower bounds, no kill reached the write): a round that saw no run
+    # get to the write is followed by one over a span half as long again, three at most.
+    for _ in range(3):
+        for _ in range(40):
+            home.credentials.write_text(original)
+            process = subprocess.Popen(
+                [str(script), "-f", "--code", "123456"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=unmeasured,
+            )
+            time.sleep(chance.uniform(0.0, span))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            RELIABILITY["SIGKILL runs"] += 1
+            content = home.credentials.read_text()
+            assert content in (original, complete)
+            seen.add((process.returncode, content == complete))
+        if (0, True) in seen or (-signal.SIGKILL, True) in seen:
+            break
+        span *= 1.5
     # The next run cleans up after the killed ones.
     result = subprocess.run([str(script), "-f", "--code", "123456"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
