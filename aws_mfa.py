@@ -367,12 +367,17 @@ def parse_expiration(text: str | None) -> datetime | None:
     return moment if 1 < moment.year < 9999 else None
 
 
+def session_token(section: Mapping[str, str]) -> str | None:
+    """The section's session token (aws_session_token, else the older aws_security_token), if any."""
+    return next((section[key] for key in SESSION_TOKEN_KEYS if section.get(key)), None)
+
+
 def session_in(section: Mapping[str, str] | None) -> SessionCredentials | None:
     """The complete session a short-term section holds, if any."""
     if not section:
         return None
     expiration = parse_expiration(section.get("expiration"))
-    token = section.get("aws_session_token") or section.get("aws_security_token")
+    token = session_token(section)
     if not (section.get("aws_access_key_id") and section.get("aws_secret_access_key") and token and expiration):
         return None
     if holds_long_term_keys(section):  # an IAM user's key beside an old token is no session
@@ -648,7 +653,7 @@ def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: s
         )
     if not ACCESS_KEY_RE.fullmatch(access_key_id) or any(c.isspace() for c in secret):
         raise AwsMfaError(f"[{name}] in {path}: the access key id or secret is malformed")
-    if access_key_id.startswith("ASIA") or section.get("aws_session_token") or section.get("aws_security_token"):
+    if access_key_id.startswith("ASIA") or session_token(section):
         raise AwsMfaError(
             f"[{name}] in {path} holds temporary session credentials, not a long-term key; "
             "put your IAM user's access key (AKIA...) there"
@@ -671,7 +676,7 @@ def long_term_kind(section: Mapping[str, str] | None) -> str:
     key = section.get("aws_access_key_id")
     if not key:
         return ""
-    if not (section.get("aws_session_token") or section.get("aws_security_token")):
+    if not session_token(section):
         # A session key (ASIA...) without its token is a broken session, which may be replaced.
         return "" if key.startswith("ASIA") else "without a session token"
     return "(an IAM user's AKIA key) beside a session token" if key.startswith("AKIA") else ""
@@ -2607,21 +2612,12 @@ def _list(
     # The short-term name of each pair, and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
     # Only pairs a refresh could use: `-p NAME` must take the short name.
-    pairs = {
-        name[: -len(suffix)]: f"[{name}] of {path}"
-        for name in sections
-        if name.endswith(suffix) and _usable_profile(name[: -len(suffix)])
-    }
+    pairs = {short: f"[{name}] of {path}" for name in sections if (short := _short_name(name, suffix))}
     for section_name, values in config.items():
         name = section_name.removeprefix("profile ")
-        if (
-            name != section_name
-            and name.endswith(suffix)
-            and _usable_profile(name[: -len(suffix)])
-            and values.get("credential_process")
-            and not any(sections.get(name, {}).get(key) for key in KEY_NAMES)
-        ):
-            pairs[name[: -len(suffix)]] = f"credential_process of [{section_name}] in {config_path}"
+        short = _short_name(name, suffix) if name != section_name else None
+        if short and values.get("credential_process") and not any(sections.get(name, {}).get(key) for key in KEY_NAMES):
+            pairs[short] = f"credential_process of [{section_name}] in {config_path}"
     if not pairs:
         messages.say(
             f"no profile pairs in {path} or {config_path} (long-term keys in [NAME{suffix}] or a "
@@ -2674,12 +2670,14 @@ def _warn_of_unread_settings(
             )
 
 
-def _usable_profile(name: str) -> bool:
+def _short_name(long_name: str, suffix: str) -> str | None:
+    """The profile whose long-term profile this is, if -p could name it."""
+    if not long_name.endswith(suffix):
+        return None
     try:
-        profile_name(name)
+        return profile_name(long_name[: -len(suffix)])
     except argparse.ArgumentTypeError:
-        return False
-    return True
+        return None
 
 
 def _read_config(env: Mapping[str, str]) -> tuple[str, Mapping[str, Mapping[str, str]]]:
