@@ -9,6 +9,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import LONG_TERM
@@ -89,18 +90,6 @@ def test_sts_error_keeps_its_exit_code_and_message(stub: StubServer, home: Home)
     assert home.credentials.read_text() == LONG_TERM
 
 
-def test_paths_without_botocore_end_as_usual(home: Home) -> None:
-    home.credentials.write_text(LONG_TERM)
-
-    result = run_program("--status")
-
-    assert (result.returncode, result.stdout, result.stderr) == (
-        1,
-        "[default] has no session\n",
-        "atexit handler ran\nteardown ran\n",
-    )
-
-
 def test_closed_stdout_is_one_error_as_on_the_skip_path(session_stub: StubServer, home: Home) -> None:
     script = Path(sys.executable).with_name("aws-mfa")
 
@@ -117,3 +106,104 @@ def test_closed_stdout_is_one_error_as_on_the_skip_path(session_stub: StubServer
     skipped = with_stdout_closed("--env")
 
     assert refreshed == skipped == (1, "aws-mfa: error: cannot write to standard output: Broken pipe\n")
+
+
+# Runs a command as a child reaper (PR_SET_CHILD_SUBREAPER), so the processes the command
+# leaves behind become its children: reads the command's output to the end, then describes
+# each such process still alive, then waits for every one of them and gives their exit codes.
+REAPER = """
+import ctypes, json, os, subprocess, sys
+assert ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+command = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+out, err = command.communicate()
+left = []
+for name in os.listdir("/proc"):
+    try:
+        with open(f"/proc/{name}/status") as file:
+            fields = dict(line.split(":", 1) for line in file.read().splitlines())
+        if int(fields["PPid"]) == os.getpid() and fields["State"].split()[0] != "Z":
+            left.append({
+                "files": os.listdir(f"/proc/{name}/fd"),
+                "blocked": int(fields["SigBlk"], 16),
+                "memory_kib": int(fields["VmRSS"].split()[0]),
+            })
+    except (OSError, ValueError, KeyError):
+        continue  # not a process, or one that has just ended
+ended = []
+while True:
+    try:
+        ended.append(os.waitstatus_to_exitcode(os.wait()[1]))
+    except ChildProcessError:
+        break
+print(json.dumps({"code": command.returncode, "out": out, "err": err, "left": left, "ended": ended}))
+"""
+
+# Every signal a process can block: all but SIGKILL and SIGSTOP, which no mask holds off.
+BLOCKABLE = sum(1 << (number - 1) for number in range(1, 32) if number not in (9, 19))
+
+
+def run_reaped(program: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", REAPER, sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    reaped: dict[str, Any] = json.loads(result.stdout)
+    return reaped
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory holder is Linux's clone()")
+def test_memory_is_freed_after_the_exit_by_a_holder_with_no_file_open(session_stub: StubServer, home: Home) -> None:
+    # The holder sleeps 0.2 s: on a machine so loaded that the reaper reads /proc only after
+    # that, it is gone; hence a few tries.
+    for _ in range(5):
+        reaped = run_reaped(PROGRAM.format(argv=["--env", "-f", "--code", "123456"]))
+        if reaped["left"]:
+            break
+
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (
+        0,
+        f"export AWS_ACCESS_KEY_ID={STUB_KEY}\nexport AWS_SECRET_ACCESS_KEY={STUB_SECRET}\n"
+        f"export AWS_SESSION_TOKEN={STUB_TOKEN}\nexport AWS_SECURITY_TOKEN={STUB_TOKEN}\n"
+        f"export AWS_CREDENTIAL_EXPIRATION={STUB_EXPIRATION}\n",
+        "atexit handler ran\n",
+    )
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    [holder] = reaped["left"]
+    # No pipe kept open ($(aws-mfa --env) returned before the holder ended), no signal handled,
+    # and the run's memory, botocore's included, still in use.
+    assert holder["files"] == []
+    assert holder["blocked"] & BLOCKABLE == BLOCKABLE
+    assert holder["memory_kib"] > 20 * 1024
+    assert reaped["ended"] == [0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory holder is Linux's clone()")
+def test_without_clone_the_run_frees_its_memory_itself(session_stub: StubServer, home: Home) -> None:
+    # A C library without clone(), as ctypes would find it.
+    without_clone = """
+import ctypes
+found = ctypes.CDLL.__getattr__
+def lookup(library, name):
+    if name == "clone":
+        raise AttributeError(name)
+    return found(library, name)
+ctypes.CDLL.__getattr__ = lookup
+"""
+
+    reaped = run_reaped(without_clone + PROGRAM.format(argv=["-f", "--code", "123456"]))
+
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{VALID_UNTIL}atexit handler ran\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert (reaped["left"], reaped["ended"]) == ([], [])
+
+
+def test_paths_without_botocore_end_as_usual(home: Home) -> None:
+    home.credentials.write_text(LONG_TERM)
+
+    reaped = run_reaped(PROGRAM.format(argv=["--status"]))
+
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (
+        1,
+        "[default] has no session\n",
+        "atexit handler ran\nteardown ran\n",
+    )
+    assert (reaped["left"], reaped["ended"]) == ([], [])
