@@ -2861,28 +2861,32 @@ def _memory_holder() -> Callable[[], None] | None:
     memory itself as before. Importing ctypes costs 4-5 ms: a refresh prepares this while
     the code is typed.
     """
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):  # pragma: no cover (the tests run on Linux)
         return None
-    import ctypes
-
     try:
+        import ctypes
+
         libc = ctypes.CDLL(None)
         clone = libc.clone
         sleep = ctypes.cast(libc.usleep, ctypes.c_void_p).value
-    except (OSError, AttributeError):  # no C library to load, or one without clone()
+    except (ImportError, OSError, AttributeError):  # a Python without ctypes; a C library without clone()
         return None
     clone.restype = ctypes.c_int
     clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     stack = ctypes.create_string_buffer(HOLDER_STACK)
     import signal
 
-    def hand_over() -> None:
+    def hand_over() -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
+        try:
+            descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
+        except OSError:  # no /proc mounted: the files the holder would keep open are unknown
+            return
         signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # the holder inherits the mask
         with contextlib.suppress(OSError):
             os.chdir("/")  # nor a directory in use: a disk could not be unmounted meanwhile
-            for name in os.listdir("/proc/self/fd"):
-                with contextlib.suppress(OSError):  # the listing's own descriptor is closed already
-                    os.close(int(name))
+        for descriptor in descriptors:
+            with contextlib.suppress(OSError):  # the listing's own descriptor is closed already
+                os.close(descriptor)
         # The stack grows down from its end, 16-byte aligned; exit signal 0: nothing to tell
         # this process, which is gone by then (init reaps the holder).
         clone(sleep, (ctypes.addressof(stack) + HOLDER_STACK) & ~15, CLONE_VM, HOLDER_MICROSECONDS)
