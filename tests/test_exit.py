@@ -187,6 +187,8 @@ def lookup(library, name):
         raise AttributeError(name)
     return found(library, name)
 ctypes.CDLL.__getattr__ = lookup
+import aws_mfa
+assert aws_mfa._memory_holder() is None  # prepared ahead, as a refresh does while the code is typed
 """
 
     reaped = run_reaped(without_clone + PROGRAM.format(argv=["-f", "--code", "123456"]))
