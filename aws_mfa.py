@@ -95,6 +95,9 @@ CHMOD_TAKES_DESCRIPTOR = os.chmod in os.supports_fd  # everywhere but Windows
 HOLDER_MICROSECONDS = 200_000
 HOLDER_STACK = 64 * 1024
 CLONE_VM = 0x100  # Linux's clone(2) flag: the new process shares the caller's memory
+# Raised by a fault in the process itself, not sent from outside: a finished run leaves them
+# as they are when it ignores signals (the kernel would force them through anyway).
+FAULT_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGABRT")
 
 # [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
 CODE_RE = re.compile(r"[0-9]{6}")
@@ -2839,10 +2842,32 @@ def _exit_flushed(code: int) -> None:  # pragma: no cover (runs after coverage's
     except (OSError, ValueError):
         # A closed pipe or stream: returning lets the interpreter's exit report it with its usual status.
         return
+    _ignore_signals()
     hand_over = _memory_holder()
     if hand_over is not None:
         hand_over()
     os._exit(code)
+
+
+def _ignore_signals() -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
+    """The run is over and its output out: a signal now (Ctrl-C a moment late) changes nothing.
+
+    Otherwise one could still end the process with another exit code, or break into the
+    import of ctypes below with a traceback. Ignored for the whole process (a signal sent to
+    it may reach any of its threads) and blocked in this thread: the memory holder inherits
+    both. Signals that a fault in the process itself raises stay as they are.
+    """
+    import signal
+
+    # SIGKILL and SIGSTOP cannot be ignored; an ignored SIGCHLD means something else.
+    keep = {
+        getattr(signal, name) for name in ("SIGKILL", "SIGSTOP", "SIGCHLD", *FAULT_SIGNALS) if hasattr(signal, name)
+    }
+    for number in signal.valid_signals() - keep:
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(number, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
 
 
 @functools.cache
@@ -2855,40 +2880,46 @@ def _memory_holder() -> Callable[[], None] | None:
     a process holding a botocore client, from its last line on stdin to its exit). A process
     that shares the memory (Linux's clone with CLONE_VM) keeps it in use, so this one's exit
     frees nothing and the last to leave, the holder, frees it 0.2 s later. The holder runs
-    libc's usleep() on a stack of its own and nothing else: every signal blocked, no open
-    files (else it would keep a pipe like $(aws-mfa --env) open), exit status 0. Done
-    only where clone() can be found; anywhere else, or if clone() fails, the exit frees the
-    memory itself as before. Importing ctypes costs 4-5 ms: a refresh prepares this while
-    the code is typed.
+    libc's usleep() on a stack of its own and nothing else: signals ignored and blocked, no
+    open files (else it would keep a pipe like $(aws-mfa --env) open), exit status 0.
+    None (the exit frees the memory itself, as before) where clone() cannot be found; under
+    a seccomp filter, which may kill the process for calling clone(), after the credentials
+    are written, and with a core dump; and without /proc, where the open files cannot be
+    listed. Importing ctypes costs 4-5 ms: a refresh prepares this while the code is typed.
     """
     if not sys.platform.startswith("linux"):  # pragma: no cover (the tests run on Linux)
         return None
     try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            if any(line.split() != ["Seccomp:", "0"] for line in status if line.startswith("Seccomp:")):
+                return None
         import ctypes
 
         libc = ctypes.CDLL(None)
         clone = libc.clone
         sleep = ctypes.cast(libc.usleep, ctypes.c_void_p).value
-    except (ImportError, OSError, AttributeError):  # a Python without ctypes; a C library without clone()
+    except (OSError, ImportError, AttributeError):  # no /proc; a Python without ctypes; a C library without clone()
         return None
     clone.restype = ctypes.c_int
     clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     stack = ctypes.create_string_buffer(HOLDER_STACK)
-    import signal
 
     def hand_over() -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
+        if os.getppid() == 1:
+            # The holder would be left to PID 1, the same as our parent: in a container
+            # that is often the application itself, which never reaps it (a zombie a run).
+            return
         try:
             descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
-        except OSError:  # no /proc mounted: the files the holder would keep open are unknown
+        except OSError:  # /proc unmounted since: the files the holder would keep open are unknown
             return
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # the holder inherits the mask
         with contextlib.suppress(OSError):
             os.chdir("/")  # nor a directory in use: a disk could not be unmounted meanwhile
         for descriptor in descriptors:
             with contextlib.suppress(OSError):  # the listing's own descriptor is closed already
                 os.close(descriptor)
         # The stack grows down from its end, 16-byte aligned; exit signal 0: nothing to tell
-        # this process, which is gone by then (init reaps the holder).
+        # this process, which is gone by then (the holder's new parent reaps it).
         clone(sleep, (ctypes.addressof(stack) + HOLDER_STACK) & ~15, CLONE_VM, HOLDER_MICROSECONDS)
 
     return hand_over

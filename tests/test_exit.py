@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -110,9 +113,10 @@ def test_closed_stdout_is_one_error_as_on_the_skip_path(session_stub: StubServer
 
 # Runs a command as a child reaper (PR_SET_CHILD_SUBREAPER), so the processes the command
 # leaves behind become its children: reads the command's output to the end, then describes
-# each such process still alive, then waits for every one of them and gives their exit codes.
+# each such process still alive, then waits up to 10 s for every one of them and gives their
+# exit codes. If the command's output is a memory address, what is there in each process.
 REAPER = """
-import ctypes, json, os, subprocess, sys
+import ctypes, json, os, signal, subprocess, sys, time
 assert ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
 command = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 out, err = command.communicate()
@@ -121,25 +125,50 @@ for name in os.listdir("/proc"):
     try:
         with open(f"/proc/{name}/status") as file:
             fields = dict(line.split(":", 1) for line in file.read().splitlines())
-        if int(fields["PPid"]) == os.getpid() and fields["State"].split()[0] != "Z":
-            left.append({
-                "files": os.listdir(f"/proc/{name}/fd"),
-                "blocked": int(fields["SigBlk"], 16),
-                "memory_kib": int(fields["VmRSS"].split()[0]),
-            })
+        if int(fields["PPid"]) != os.getpid() or fields["State"].split()[0] == "Z":
+            continue
+        seen = {
+            "files": os.listdir(f"/proc/{name}/fd"),
+            "directory": os.readlink(f"/proc/{name}/cwd"),
+            "blocked": int(fields["SigBlk"], 16),
+            "ignored": int(fields["SigIgn"], 16),
+            "memory_kib": int(fields["VmRSS"].split()[0]),
+        }
+        if out.strip().isdigit():
+            with open(f"/proc/{name}/mem", "rb") as memory:
+                memory.seek(int(out))
+                seen["at_address"] = memory.read(6).decode()
+        left.append(seen)
     except (OSError, ValueError, KeyError):
         continue  # not a process, or one that has just ended
 ended = []
-while True:
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
     try:
-        ended.append(os.waitstatus_to_exitcode(os.wait()[1]))
+        pid, status = os.waitpid(-1, os.WNOHANG)
     except ChildProcessError:
         break
+    if pid:
+        ended.append(os.waitstatus_to_exitcode(status))
+    else:
+        time.sleep(0.01)
+else:
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as file:
+                if int(file.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                    os.kill(int(name), signal.SIGKILL)
+                    ended.append("still running after 10 s")
+        except (OSError, ValueError, IndexError):
+            continue
 print(json.dumps({"code": command.returncode, "out": out, "err": err, "left": left, "ended": ended}))
 """
 
 # Every signal a process can block: all but SIGKILL and SIGSTOP, which no mask holds off.
 BLOCKABLE = sum(1 << (number - 1) for number in range(1, 32) if number not in (9, 19))
+# Signals sent from outside that end a process unless ignored.
+FROM_OUTSIDE = sum(1 << (number - 1) for number in (1, 2, 3, 13, 14, 15, 10, 12, 20, 21, 22))
+ON_LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory holder is Linux's clone()")
 
 
 def run_reaped(program: str) -> dict[str, Any]:
@@ -150,14 +179,19 @@ def run_reaped(program: str) -> dict[str, Any]:
     return reaped
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory holder is Linux's clone()")
-def test_memory_is_freed_after_the_exit_by_a_holder_with_no_file_open(session_stub: StubServer, home: Home) -> None:
-    # The holder sleeps 0.2 s: on a machine so loaded that the reaper reads /proc only after
-    # that, it is gone; hence a few tries.
+def holder_seen(program: str) -> dict[str, Any]:
+    """A run of program whose holder was seen alive: it sleeps 0.2 s, and on a machine so
+    loaded that the reaper reads /proc only after that, it is gone; hence a few tries."""
     for _ in range(5):
-        reaped = run_reaped(PROGRAM.format(argv=["--env", "-f", "--code", "123456"]))
+        reaped = run_reaped(program)
         if reaped["left"]:
-            break
+            return reaped
+    raise AssertionError(f"no process left behind alive in 5 runs; the last: {reaped}")
+
+
+@ON_LINUX
+def test_memory_is_freed_after_the_exit_by_a_holder_with_no_file_open(session_stub: StubServer, home: Home) -> None:
+    reaped = holder_seen(PROGRAM.format(argv=["--env", "-f", "--code", "123456"]))
 
     assert (reaped["code"], reaped["out"], reaped["err"]) == (
         0,
@@ -168,15 +202,104 @@ def test_memory_is_freed_after_the_exit_by_a_holder_with_no_file_open(session_st
     )
     assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
     [holder] = reaped["left"]
-    # No pipe kept open ($(aws-mfa --env) returned before the holder ended), no signal handled,
-    # and the run's memory, botocore's included, still in use.
-    assert holder["files"] == []
+    # No pipe kept open ($(aws-mfa --env) returned before the holder ended), no directory in
+    # use, no signal acted on, and the run's memory, botocore's included, still in use. It
+    # ends on its own, with status 0.
+    assert (holder["files"], holder["directory"]) == ([], "/")
     assert holder["blocked"] & BLOCKABLE == BLOCKABLE
+    assert holder["ignored"] & FROM_OUTSIDE == FROM_OUTSIDE
     assert holder["memory_kib"] > 20 * 1024
     assert reaped["ended"] == [0]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory holder is Linux's clone()")
+@ON_LINUX
+def test_the_holder_shares_the_memory_of_the_run() -> None:
+    # A byte string the process changes after starting the holder: the holder sees the
+    # change only if the memory is one and the same, not a copy.
+    program = """
+import ctypes, os, aws_mfa
+hand_over = aws_mfa._memory_holder()
+marker = ctypes.create_string_buffer(b"before", 8)
+print(ctypes.addressof(marker), flush=True)
+hand_over()
+ctypes.memmove(marker, b"after!", 6)
+os._exit(0)
+"""
+    reaped = holder_seen(program)
+
+    assert [holder["at_address"] for holder in reaped["left"]] == ["after!"]
+    assert reaped["ended"] == [0]
+
+
+@ON_LINUX
+def test_signals_after_the_work_change_nothing(session_stub: StubServer, home: Home) -> None:
+    # Ctrl-C and a SIGTERM arriving once the output is out, while the exit prepares the
+    # holder (with --code it imports ctypes only then): the run still ends as it would.
+    late_signals = """
+import os, signal, aws_mfa
+prepare = aws_mfa._memory_holder
+def signalled():
+    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return prepare()
+aws_mfa._memory_holder = signalled
+"""
+    reaped = run_reaped(late_signals + PROGRAM.format(argv=["-f", "--code", "123456"]))
+
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{VALID_UNTIL}atexit handler ran\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+
+
+@ON_LINUX
+def test_no_holder_when_it_would_be_left_to_pid_1(session_stub: StubServer, home: Home) -> None:
+    # A run whose parent is gone, so that it is PID 1's child, as an application's in a
+    # container is: PID 1 would get the holder too, and may never reap it. A process started
+    # by a shell in the background that ends at once, which waits until it is PID 1's.
+    orphan = """
+import os, sys, time
+while os.getppid() == int(os.environ["SHELL_PID"]):
+    time.sleep(0.005)
+print(os.getpid(), os.getppid(), file=sys.stderr, flush=True)
+"""
+    shell = subprocess.Popen(
+        [
+            "sh",
+            "-c",
+            'SHELL_PID=$$ "$@" &',
+            "sh",
+            sys.executable,
+            "-c",
+            orphan + PROGRAM.format(argv=["-f", "--code", "123456"]),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = shell.communicate(timeout=60)  # to the end: the run closes both pipes as it ends
+    pid, parent = err.splitlines()[0].split()
+    for _ in range(10000):  # until the run has ended (a zombie until init reaps it), which a holder outlives
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                time.sleep(0.001)
+                continue
+        break
+    # Whatever is still alive and runs the same program: a holder shares the run's command line.
+    alive = []
+    for name in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError):
+            command_line = Path(f"/proc/{name}/cmdline").read_text()
+            state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if "SHELL_PID" in command_line and state != "Z":
+                alive.append(int(name))
+    if parent != "1":
+        pytest.skip(f"an ancestor reaps orphans here (PID {parent}), so no run is PID 1's child")
+
+    assert (shell.returncode, out, err.splitlines()[1:]) == (0, "", [*VALID_UNTIL.splitlines(), "atexit handler ran"])
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert alive == []
+
+
+@ON_LINUX
 def test_without_clone_the_run_frees_its_memory_itself(session_stub: StubServer, home: Home) -> None:
     # A C library without clone(), as ctypes would find it.
     without_clone = """
