@@ -300,6 +300,31 @@ print(os.getpid(), os.getppid(), file=sys.stderr, flush=True)
 
 
 @ON_LINUX
+def test_no_holder_under_a_seccomp_filter(session_stub: StubServer, home: Home) -> None:
+    # A filter that allows every call; another could kill the process for calling clone().
+    filtered = """
+import ctypes
+class Instruction(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+allow = (Instruction * 1)(Instruction(0x06, 0, 0, 0x7FFF0000))  # BPF_RET | BPF_K: SECCOMP_RET_ALLOW
+libc = ctypes.CDLL(None)
+assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+assert libc.prctl(22, 2, ctypes.byref(Program(1, allow)), 0, 0) == 0  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+assert "Seccomp:\t2" in open("/proc/self/status").read()
+import aws_mfa
+assert aws_mfa._memory_holder() is None  # prepared ahead, as a refresh does while the code is typed
+"""
+
+    reaped = run_reaped(filtered + PROGRAM.format(argv=["-f", "--code", "123456"]))
+
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{VALID_UNTIL}atexit handler ran\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert (reaped["left"], reaped["ended"]) == ([], [])
+
+
+@ON_LINUX
 def test_without_clone_the_run_frees_its_memory_itself(session_stub: StubServer, home: Home) -> None:
     # A C library without clone(), as ctypes would find it.
     without_clone = """
