@@ -95,8 +95,8 @@ CHMOD_TAKES_DESCRIPTOR = os.chmod in os.supports_fd  # everywhere but Windows
 HOLDER_MICROSECONDS = 200_000
 HOLDER_STACK = 64 * 1024
 CLONE_VM = 0x100  # Linux's clone(2) flag: the new process shares the caller's memory
-# Raised by a fault in the process itself, not sent from outside: a finished run leaves them
-# as they are when it ignores signals (the kernel would force them through anyway).
+# Raised by a fault in the process itself, not sent from outside: a finished run neither
+# ignores nor blocks them when it stops listening to signals (the kernel forces them anyway).
 FAULT_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGABRT")
 
 # [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
@@ -2855,7 +2855,7 @@ def _ignore_signals() -> None:  # pragma: no cover (runs after coverage's atexit
     Otherwise one could still end the process with another exit code, or break into the
     import of ctypes below with a traceback. Ignored for the whole process (a signal sent to
     it may reach any of its threads) and blocked in this thread: the memory holder inherits
-    both. Signals that a fault in the process itself raises stay as they are.
+    both. Signals that a fault in the process itself raises stay as they are, unblocked.
     """
     import signal
 
@@ -2867,7 +2867,9 @@ def _ignore_signals() -> None:  # pragma: no cover (runs after coverage's atexit
         with contextlib.suppress(OSError, ValueError):
             signal.signal(number, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        # Not the fault signals: blocked, a fault would kill the process without faulthandler's report.
+        faults = {getattr(signal, name) for name in FAULT_SIGNALS if hasattr(signal, name)}
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - faults)
 
 
 @functools.cache
@@ -2883,9 +2885,10 @@ def _memory_holder() -> Callable[[], None] | None:
     libc's usleep() on a stack of its own and nothing else: signals ignored and blocked, no
     open files (else it would keep a pipe like $(aws-mfa --env) open), exit status 0.
     None (the exit frees the memory itself, as before) where clone() cannot be found; under
-    a seccomp filter, which may kill the process for calling clone(), after the credentials
-    are written, and with a core dump; and without /proc, where the open files cannot be
-    listed. Importing ctypes costs 4-5 ms: a refresh prepares this while the code is typed.
+    a seccomp filter, which we cannot read and which may kill the process for calling
+    clone() (systemd's SystemCallFilter= does by default), after the credentials are
+    written, and with a core dump; and without /proc, where the open files cannot be listed.
+    Importing ctypes costs 4-5 ms: a refresh prepares this while the code is typed.
     """
     if not sys.platform.startswith("linux"):  # pragma: no cover (the tests run on Linux)
         return None
@@ -2905,9 +2908,11 @@ def _memory_holder() -> Callable[[], None] | None:
     stack = ctypes.create_string_buffer(HOLDER_STACK)
 
     def hand_over() -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
-        if os.getppid() == 1:
-            # The holder would be left to PID 1, the same as our parent: in a container
-            # that is often the application itself, which never reaps it (a zombie a run).
+        if os.getppid() <= 1:
+            # The holder would be left to PID 1: our parent, or (0: `docker exec`, `kubectl
+            # exec`, or we are PID 1) outside our PID namespace. In a container PID 1 is often
+            # the application itself, which never reaps it (a zombie a run); and when we are
+            # PID 1, the kernel kills the holder and waits for it before our exit is seen.
             return
         try:
             descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
