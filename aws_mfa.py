@@ -2859,17 +2859,15 @@ def _ignore_signals() -> None:  # pragma: no cover (runs after coverage's atexit
     """
     import signal
 
+    if sys.platform == "win32":  # no signal masks, nor SIGKILL, SIGSTOP or SIGCHLD
+        return
+    faults = {getattr(signal, name) for name in FAULT_SIGNALS if hasattr(signal, name)}
     # SIGKILL and SIGSTOP cannot be ignored; an ignored SIGCHLD means something else.
-    keep = {
-        getattr(signal, name) for name in ("SIGKILL", "SIGSTOP", "SIGCHLD", *FAULT_SIGNALS) if hasattr(signal, name)
-    }
-    for number in signal.valid_signals() - keep:
+    for number in signal.valid_signals() - faults - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}:
         with contextlib.suppress(OSError, ValueError):
             signal.signal(number, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        # Not the fault signals: blocked, a fault would kill the process without faulthandler's report.
-        faults = {getattr(signal, name) for name in FAULT_SIGNALS if hasattr(signal, name)}
-        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - faults)
+    # Not the fault signals: blocked, a fault would kill the process without faulthandler's report.
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - faults)
 
 
 @functools.cache

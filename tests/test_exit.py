@@ -192,6 +192,14 @@ def run_reaped(program: str) -> dict[str, Any]:
     return reaped
 
 
+def process_state(pid: str) -> str | None:
+    """A process's state letter from /proc (Z: a zombie); None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
 def holder_seen(program: str) -> dict[str, Any]:
     """A run of program whose holder was seen alive: it sleeps 0.2 s, and on a machine so
     loaded that the reaper reads /proc only after that, it is gone; hence a few tries."""
@@ -292,22 +300,18 @@ print(os.getpid(), os.getppid(), file=sys.stderr, flush=True)
     )
     out, err = shell.communicate(timeout=60)  # to the end: the run closes both pipes as it ends
     pid, parent = err.splitlines()[0].split()
+    if parent != "1":
+        pytest.skip(f"an ancestor reaps orphans here (PID {parent}), so no run is PID 1's child")
     for _ in range(10000):  # until the run has ended (a zombie until init reaps it), which a holder outlives
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                time.sleep(0.001)
-                continue
-        break
+        if process_state(pid) in (None, "Z"):
+            break
+        time.sleep(0.001)
     # Whatever is still alive and runs the same program: a holder shares the run's command line.
     alive = []
     for name in os.listdir("/proc"):
-        with contextlib.suppress(OSError, ValueError):
-            command_line = Path(f"/proc/{name}/cmdline").read_text()
-            state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if token in command_line and state != "Z":
+        with contextlib.suppress(OSError):
+            if token in Path(f"/proc/{name}/cmdline").read_text() and process_state(name) not in (None, "Z"):
                 alive.append(int(name))
-    if parent != "1":
-        pytest.skip(f"an ancestor reaps orphans here (PID {parent}), so no run is PID 1's child")
 
     assert (shell.returncode, out, err.splitlines()[1:]) == (0, "", [*VALID_UNTIL.splitlines(), "atexit handler ran"])
     assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
