@@ -15,6 +15,9 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from collections.abc import Iterator
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from typing import NamedTuple
@@ -42,14 +45,57 @@ aws_mfa_device = {DEVICE}
 STUB_KEY = "ASIASTUBSESSION00001"
 STUB_SECRET = "stub/session/secret/0000000000000000000000"
 STUB_TOKEN = "STUBTOKEN+session/token=="
-STUB_EXPIRATION = "2026-11-29T02:00:00Z"
-SESSION = f"""aws_access_key_id = {STUB_KEY}
-aws_secret_access_key = {STUB_SECRET}
-aws_session_token = {STUB_TOKEN}
-aws_security_token = {STUB_TOKEN}
-expiration = {STUB_EXPIRATION}
-"""
-VALID_UNTIL = "aws-mfa: [default] is valid until 2026-11-29 02:00:00 UTC\n"
+
+
+# --- every time in the suite is computed from now ----------------------------------------
+# The tests pass on any date: an expiry is now + a span, never a literal date. A literal time
+# stays only where a test is about parsing that text and compares it with no clock.
+
+
+def moment_in(span: timedelta) -> datetime:
+    """now + span in UTC, to the second (a negative span is in the past)."""
+    return (datetime.now(timezone.utc) + span).replace(microsecond=0)
+
+
+def expires_in(span: timedelta) -> str:
+    """now + span, as aws-mfa writes an expiry: RFC 3339 in UTC, to the second."""
+    return moment_in(span).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_shown(expiration: str) -> str:
+    """An expiry as aws-mfa shows it to people: local time with the zone's name."""
+    moment = datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+_stub_expiration: list[str] = []  # the current test's, set when it starts
+
+
+@pytest.fixture(autouse=True)
+def _stub_expires_in_an_hour() -> Iterator[None]:
+    _stub_expiration[:] = [expires_in(timedelta(hours=1))]
+    yield
+    _stub_expiration.clear()
+
+
+def stub_expiration() -> str:
+    """When the session the stub STS answers with expires: one hour after the current test began."""
+    if not _stub_expiration:
+        raise RuntimeError("stub_expiration() is per test: call it inside one, not when the module loads")
+    return _stub_expiration[0]
+
+
+def stub_session() -> str:
+    """The [default] lines a refresh writes from the stub's answer, in aws-mfa's order."""
+    return (
+        f"aws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\naws_session_token = {STUB_TOKEN}\n"
+        f"aws_security_token = {STUB_TOKEN}\nexpiration = {stub_expiration()}\n"
+    )
+
+
+def valid_until(profile: str = "default") -> str:
+    """The line a refresh ends with, for the stub's session."""
+    return f"aws-mfa: [{profile}] is valid until {as_shown(stub_expiration())}\n"
 
 
 class Request(NamedTuple):
@@ -62,7 +108,7 @@ class Request(NamedTuple):
 
 class Answer(NamedTuple):
     status: int
-    body: str
+    body: str | Callable[[], str]  # a callable is called when the request comes
     hang: bool = False
 
 
@@ -95,7 +141,7 @@ class StubServer:
                 if answer.hang:
                     stub.release.wait(30)
                     return
-                data = answer.body.encode()
+                data = (answer.body() if callable(answer.body) else answer.body).encode()
                 self.send_response(answer.status)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -133,16 +179,23 @@ class StubServer:
             f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>r</RequestId></ErrorResponse>",
         )
 
-    def sts_session(self, key: str, secret: str, token: str, expiration: str, action: str = "GetSessionToken") -> None:
+    def sts_session(
+        self, key: str, secret: str, token: str, expiration: str | None = None, action: str = "GetSessionToken"
+    ) -> None:
+        """Answer with these credentials; without an expiration, with stub_expiration() when asked."""
         extra = "<AssumedRoleUser><AssumedRoleId>AROA:x</AssumedRoleId><Arn>arn:aws:sts::1:assumed-role/r/x</Arn>"
-        self.default = Answer(
-            200,
-            f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
-            f"<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
-            f"<SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration></Credentials>"
-            + (extra + "</AssumedRoleUser>" if action == "AssumeRole" else "")
-            + f"</{action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>",
-        )
+
+        def body() -> str:
+            return (
+                f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
+                f"<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
+                f"<SessionToken>{token}</SessionToken><Expiration>{expiration or stub_expiration()}</Expiration>"
+                "</Credentials>"
+                + (extra + "</AssumedRoleUser>" if action == "AssumeRole" else "")
+                + f"</{action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"
+            )
+
+        self.default = Answer(200, body)
 
     def close(self) -> None:
         self.release.set()
@@ -215,7 +268,7 @@ def stub(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[StubServer]:
 @pytest.fixture
 def session_stub(stub: StubServer, home: Home) -> StubServer:
     """The stub STS answering with a fixed session, and a credentials file with the long-term keys."""
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     home.credentials.write_text(LONG_TERM)
     return stub
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
 from conftest import set_env
+from conftest import valid_until
 from test_refresh import run
 
 import aws_mfa
@@ -86,7 +86,7 @@ def test_duration_precedence(
     if env is not None:
         monkeypatch.setenv("AWS_SESSION_DURATION", env)
 
-    assert run(capsys, *argv, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, *argv, stdin="123456\n") == (0, "", valid_until())
     assert sent_duration(session_stub) == seconds
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from conftest import DEVICE
 from conftest import LONG_TERM
-from conftest import SESSION
-from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
 from conftest import set_env
+from conftest import stub_session
+from conftest import valid_until
 from test_refresh import run
 
 import aws_mfa
@@ -76,11 +76,11 @@ def test_code_from_1password(
     monkeypatch.setenv("OP_LOG", str(tmp_path / "op.json"))
     set_env(monkeypatch, env)
 
-    assert run(capsys, *argv) == (0, "", VALID_UNTIL)
+    assert run(capsys, *argv) == (0, "", valid_until())
 
     assert json.loads((tmp_path / "op.json").read_text()) == {"argv": op_argv, "stdin": ""}
     assert token_code(session_stub) == "246810"
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 HANGING_OP = "time.sleep(30)"
@@ -88,6 +88,7 @@ OP_FAILURES = [
     # cron and launchd search a short PATH: the message says which.
     pytest.param(None, "1Password: 'op' was not found on PATH={bin}", id="op-missing"),
     pytest.param("", "1Password: cannot run 'op': Permission denied", id="op-not-executable"),
+    # op's error format; the time in it is text aws-mfa passes on, compared with no clock.
     pytest.param(
         "sys.stderr.write('[ERROR] 2026/11/28 02:40:00 \"AWS\" isn\\'t an item. Specify the item with its UUID\\n');"
         " sys.exit(1)",
@@ -129,7 +130,7 @@ def test_1password_failure_warns_and_falls_back_to_stdin(
     result = run(capsys, "--op-item-name", "AWS", stdin="135791\n")
 
     warning = warning.format(bin=os.environ["PATH"])
-    assert result == (0, "", f"aws-mfa: warning: {warning}; asking for the code instead\n{VALID_UNTIL}")
+    assert result == (0, "", f"aws-mfa: warning: {warning}; asking for the code instead\n{valid_until()}")
     assert token_code(session_stub) == "135791"
     assert time.monotonic() - started < 20
 
@@ -244,7 +245,8 @@ def test_prompt_on_terminal_asks_again_after_bad_input(session_stub: StubServer,
 
     assert (code, out) == (0, "")
     assert err == (
-        f"MFA code for {DEVICE}: aws-mfa: that is not a six-digit code; try again\nMFA code for {DEVICE}: {VALID_UNTIL}"
+        f"MFA code for {DEVICE}: aws-mfa: that is not a six-digit code; try again\nMFA code for {DEVICE}: "
+        + valid_until()
     )
     assert token_code(session_stub) == "123456"
 

@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 from conftest import LONG_TERM
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
-from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
+from conftest import stub_expiration
+from conftest import stub_session
+from conftest import valid_until
 
 # aws-mfa as the console script runs it, plus two witnesses: an atexit handler, which must
 # still run, and an object whose __del__ only the interpreter's teardown calls. Both write
@@ -59,8 +59,8 @@ def run_program(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_refresh_ends_without_teardown_after_atexit_handlers(session_stub: StubServer, home: Home) -> None:
     result = run_program("-f", "--code", "123456")
 
-    assert (result.returncode, result.stdout, result.stderr) == (0, "", f"{VALID_UNTIL}atexit handler ran\n")
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", f"{valid_until()}atexit handler ran\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert sorted(path.name for path in home.credentials.parent.iterdir()) == [
         "credentials",
         "credentials.aws-mfa.lock",
@@ -76,9 +76,9 @@ def test_credential_process_output_is_complete_on_a_pipe(session_stub: StubServe
         "AccessKeyId": STUB_KEY,
         "SecretAccessKey": STUB_SECRET,
         "SessionToken": STUB_TOKEN,
-        "Expiration": STUB_EXPIRATION,
+        "Expiration": stub_expiration(),
     }
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_sts_error_keeps_its_exit_code_and_message(stub: StubServer, home: Home) -> None:
@@ -107,7 +107,7 @@ def test_closed_stdout_is_one_error_as_on_the_skip_path(session_stub: StubServer
 
     refreshed = with_stdout_closed("--env", "-f", "--code", "123456")
     expiration = (datetime.now(timezone.utc) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    home.credentials.write_text(f"{LONG_TERM}\n[default]\n{SESSION.replace(STUB_EXPIRATION, expiration)}")
+    home.credentials.write_text(f"{LONG_TERM}\n[default]\n{stub_session().replace(stub_expiration(), expiration)}")
     skipped = with_stdout_closed("--env")
 
     assert refreshed == skipped == (1, "aws-mfa: error: cannot write to standard output: Broken pipe\n")
@@ -218,10 +218,10 @@ def test_memory_is_freed_after_the_exit_by_a_holder_with_no_file_open(session_st
         0,
         f"export AWS_ACCESS_KEY_ID={STUB_KEY}\nexport AWS_SECRET_ACCESS_KEY={STUB_SECRET}\n"
         f"export AWS_SESSION_TOKEN={STUB_TOKEN}\nexport AWS_SECURITY_TOKEN={STUB_TOKEN}\n"
-        f"export AWS_CREDENTIAL_EXPIRATION={STUB_EXPIRATION}\n",
+        f"export AWS_CREDENTIAL_EXPIRATION={stub_expiration()}\n",
         "atexit handler ran\n",
     )
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     [holder] = reaped["left"]
     # No pipe kept open ($(aws-mfa --env) returned before the holder ended), no directory in
     # use, no signal acted on, and the run's memory, botocore's included, still in use. It
@@ -267,8 +267,8 @@ aws_mfa._memory_holder = signalled
 """
     reaped = run_reaped(late_signals + PROGRAM.format(argv=["-f", "--code", "123456"]))
 
-    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{VALID_UNTIL}atexit handler ran\n")
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{valid_until()}atexit handler ran\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 @WITH_HOLDER
@@ -313,8 +313,8 @@ print(os.getpid(), os.getppid(), file=sys.stderr, flush=True)
             if token in Path(f"/proc/{name}/cmdline").read_text() and process_state(name) not in (None, "Z"):
                 alive.append(int(name))
 
-    assert (shell.returncode, out, err.splitlines()[1:]) == (0, "", [*VALID_UNTIL.splitlines(), "atexit handler ran"])
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert (shell.returncode, out, err.splitlines()[1:]) == (0, "", [*valid_until().splitlines(), "atexit handler ran"])
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert alive == []
 
 
@@ -338,8 +338,8 @@ assert aws_mfa._memory_holder() is None  # prepared ahead, as a refresh does whi
 
     reaped = run_reaped(filtered + PROGRAM.format(argv=["-f", "--code", "123456"]))
 
-    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{VALID_UNTIL}atexit handler ran\n")
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{valid_until()}atexit handler ran\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert (reaped["left"], reaped["ended"]) == ([], [])
 
 
@@ -360,8 +360,8 @@ assert aws_mfa._memory_holder() is None  # prepared ahead, as a refresh does whi
 
     reaped = run_reaped(without_clone + PROGRAM.format(argv=["-f", "--code", "123456"]))
 
-    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{VALID_UNTIL}atexit handler ran\n")
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert (reaped["code"], reaped["out"], reaped["err"]) == (0, "", f"{valid_until()}atexit handler ran\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert (reaped["left"], reaped["ended"]) == ([], [])
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,16 +14,15 @@ from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
-from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
+from conftest import expires_in
+from conftest import stub_session
+from conftest import valid_until
 from test_modes import existing
-from test_modes import in_minutes
 from test_modes import mfa_devices
 from test_modes import params
 from test_refresh import run
@@ -36,7 +36,7 @@ OTHER = "[other]\nregion = eu-west-1\n"
 @pytest.fixture
 def sts_stub(stub: StubServer) -> StubServer:
     """The stub STS answering with a fixed session; no credentials file yet."""
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     return stub
 
 
@@ -68,14 +68,14 @@ def test_keys_from_a_program_on_path_sign_the_call_and_are_never_written(
     key_program(fake_bin, tmp_path)
     configure(home, "keys --vault 'AWS prod'")
 
-    assert run(capsys, "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
 
     assert runs(tmp_path) == [repr((["--vault", "AWS prod"], ""))]  # split like a shell; stdin closed
     (request,) = sts_stub.requests
     assert request.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
     assert params(request.body)["SerialNumber"] == DEVICE
     # The file did not exist: created 0600, holding the session only.
-    assert home.credentials.read_text() == f"[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"[default]\n{stub_session()}"
     assert stat.S_IMODE(home.credentials.stat().st_mode) == 0o600
 
 
@@ -86,10 +86,10 @@ def test_program_by_absolute_path_and_the_session_added_to_an_existing_file(
     configure(home, str(program))
     home.credentials.write_text(OTHER)
 
-    assert run(capsys, "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
 
     assert len(runs(tmp_path)) == 1
-    assert home.credentials.read_text() == f"{OTHER}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{OTHER}\n[default]\n{stub_session()}"
     assert sts_stub.requests[0].headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
 
 
@@ -99,11 +99,11 @@ def test_keys_in_the_credentials_file_win(
     key_program(fake_bin, tmp_path, {**KEYS, "AccessKeyId": "AKIAFROMTHEPROGRAM00"})
     configure(home, "keys")
 
-    assert run(capsys, "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
 
     assert runs(tmp_path) == []
     assert session_stub.requests[0].headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_program_not_run_on_skip_status_or_dry_run(
@@ -111,7 +111,7 @@ def test_program_not_run_on_skip_status_or_dry_run(
 ) -> None:
     key_program(fake_bin, tmp_path)
     configure(home, "keys")
-    valid = in_minutes(600).strftime("%Y-%m-%dT%H:%M:%SZ")
+    valid = expires_in(timedelta(minutes=600))
     session = existing(valid).replace(LONG_TERM, "")
     home.credentials.write_text(session)
 
@@ -127,6 +127,7 @@ def test_program_not_run_on_skip_status_or_dry_run(
 
 
 FAILURES = [
+    # op's error format; the time in it is text aws-mfa passes on, compared with no clock.
     pytest.param(
         "sys.stderr.write('[ERROR] 2026/11/28 13:00:00 You are not signed in.\\n'); sys.exit(1)",
         KEYS,
@@ -255,7 +256,7 @@ def test_runs_at_the_same_time_as_the_otp_program(
     fake_bin("otp", waits_for("otp-started", "keys-started") + "print('123456')")
     configure(home, "keys")
 
-    assert run(capsys, "--otp-command", "otp", "--otp-timeout", "30") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--otp-command", "otp", "--otp-timeout", "30") == (0, "", valid_until())
     assert params(sts_stub.requests[0].body)["TokenCode"] == "123456"
 
 
@@ -270,7 +271,7 @@ def test_discovery_with_the_programs_keys(
         0,
         "",
         f"aws-mfa: using MFA device {DEVICE}; to skip this look-up, add 'mfa_serial = {DEVICE}' to "
-        f"[profile default-long-term] of the config file\n{VALID_UNTIL}",
+        f"[profile default-long-term] of the config file\n{valid_until()}",
     )
     assert [params(r.body)["Action"] for r in sts_stub.requests] == ["ListMFADevices", "GetSessionToken"]
     for request in sts_stub.requests:
@@ -305,8 +306,8 @@ def test_short_term_section_holding_long_term_keys(
     code, out, err = run(capsys, "-t", "123456")
 
     if written:  # a copy of the program's key may be replaced by the session
-        assert (code, out, err) == (0, "", VALID_UNTIL)
-        assert home.credentials.read_text() == f"[default]\n{SESSION}"
+        assert (code, out, err) == (0, "", valid_until())
+        assert home.credentials.read_text() == f"[default]\n{stub_session()}"
     else:
         assert (code, out, err) == (
             1,
@@ -336,7 +337,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 STAND_INS = {
     "op": f"""
 values = {{"op://Private/AWS/access key id": {LONG_KEY!r}, "op://Private/AWS/secret access key": {LONG_SECRET!r}}}
-if os.environ.get("OP_SIGNED_OUT"):
+if os.environ.get("OP_SIGNED_OUT"):  # op's error format; its time is compared with no clock
     sys.exit(sys.stderr.write("[ERROR] 2026/11/28 13:00:00 You are not currently signed in.\\n") and 1)
 if sys.argv[1:3] == ["inject", "--in-file"]:
     text = open(sys.argv[3]).read()
@@ -380,12 +381,12 @@ def test_readme_recipes(
     (tmp_path / "bin" / "sh").symlink_to("/bin/sh")
     home.config.write_text(recipe_config(recipes[index], tmp_path))
 
-    assert run(capsys, "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
 
     (request,) = sts_stub.requests
     assert request.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
     assert params(request.body)["SerialNumber"] == DEVICE
-    assert home.credentials.read_text() == f"[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"[default]\n{stub_session()}"
 
 
 @pytest.mark.parametrize("index", range(2), ids=["op-inject", "op-read"])
@@ -425,9 +426,9 @@ def test_a_missing_directory_is_created_for_the_first_session(
     credentials = tmp_path / "new" / "credentials"
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
 
-    assert run(capsys, "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
 
-    assert credentials.read_text() == f"[default]\n{SESSION}"
+    assert credentials.read_text() == f"[default]\n{stub_session()}"
     assert stat.S_IMODE(credentials.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
 

@@ -21,16 +21,18 @@ from conftest import LONG_TERM
 from conftest import MOTO_KEY
 from conftest import MOTO_SECRET
 from conftest import MOTO_TOKEN
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
-from conftest import VALID_UNTIL
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
+from conftest import expires_in
+from conftest import moment_in
 from conftest import set_env
+from conftest import stub_expiration
+from conftest import stub_session
+from conftest import valid_until
 from test_refresh import run
 
 import aws_mfa
@@ -41,10 +43,6 @@ ROLE = "arn:aws:iam::123456789012:role/admin"
 
 def params(request_body: str) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(request_body))
-
-
-def in_minutes(minutes: float) -> datetime:
-    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).replace(microsecond=0)
 
 
 def existing(expiration: str, role: str | None = None) -> str:
@@ -84,7 +82,7 @@ def test_valid_session_is_kept_without_asking_or_calling(
     minutes: int,
     form: str,
 ) -> None:
-    expires = in_minutes(minutes)
+    expires = moment_in(timedelta(minutes=minutes))
     text = {
         "rfc3339": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "naive": expires.strftime("%Y-%m-%d %H:%M:%S"),
@@ -109,11 +107,13 @@ def test_valid_session_is_kept_without_asking_or_calling(
 @pytest.mark.parametrize(
     ("argv", "before"),
     [
-        pytest.param(["--force"], existing(in_minutes(600).strftime("%Y-%m-%dT%H:%M:%SZ")), id="force"),
-        pytest.param([], existing(in_minutes(10).strftime("%Y-%m-%dT%H:%M:%SZ")), id="within-min-remaining"),
-        pytest.param([], existing("2020-01-01T00:00:00Z"), id="expired"),
+        pytest.param(["--force"], existing(expires_in(timedelta(minutes=600))), id="force"),
+        pytest.param([], existing(expires_in(timedelta(minutes=10))), id="within-min-remaining"),
+        pytest.param([], existing(expires_in(timedelta(days=-1))), id="expired"),
         pytest.param([], existing("soon"), id="unreadable-expiration"),
-        pytest.param([], existing(in_minutes(600).isoformat()).replace("expiration", "exp"), id="no-expiration"),
+        pytest.param(
+            [], existing(moment_in(timedelta(minutes=600)).isoformat()).replace("expiration", "exp"), id="no-expiration"
+        ),
     ],
 )
 def test_refresh_when_due(
@@ -121,12 +121,12 @@ def test_refresh_when_due(
 ) -> None:
     home.credentials.write_text(before)
 
-    assert run(capsys, *argv, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, *argv, stdin="123456\n") == (0, "", valid_until())
     assert len(session_stub.requests) == 1
 
 
 def test_skip_path_imports_no_boto(home: Home) -> None:
-    home.credentials.write_text(existing(in_minutes(600).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    home.credentials.write_text(existing(expires_in(timedelta(minutes=600))))
     probe = (
         "import sys, aws_mfa; code = aws_mfa.main(['-q']); print(code, sorted(m for m in sys.modules if 'boto' in m))"
     )
@@ -143,17 +143,19 @@ def test_skip_path_imports_no_boto(home: Home) -> None:
     ("content", "code", "line"),
     [
         pytest.param(existing("{valid}"), 0, "[default] valid until {valid_local} (9h59m left)", id="valid"),
-        pytest.param(existing("2020-01-01T00:00:00Z"), 1, "[default] expired at 2020-01-01 00:00:00 UTC", id="expired"),
+        pytest.param(existing("{expired}"), 1, "[default] expired at {expired_local}", id="expired"),
         pytest.param(LONG_TERM, 1, "[default] has no session", id="missing"),
     ],
 )
 def test_status(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], content: str, code: int, line: str
 ) -> None:
-    valid = in_minutes(600)
-    home.credentials.write_text(content.format(valid=valid.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    valid, expired = moment_in(timedelta(minutes=600)), moment_in(timedelta(days=-1))
+    rfc3339 = "%Y-%m-%dT%H:%M:%SZ"
+    home.credentials.write_text(content.format(valid=valid.strftime(rfc3339), expired=expired.strftime(rfc3339)))
 
-    assert run(capsys, "--status") == (code, line.format(valid_local=local(valid)) + "\n", "")
+    expected = line.format(valid_local=local(valid), expired_local=local(expired))
+    assert run(capsys, "--status") == (code, expected + "\n", "")
     assert stub.requests == []
 
 
@@ -161,7 +163,7 @@ def test_status(
 
 
 def test_code_flag(session_stub: StubServer, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "-t", "024680") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "024680") == (0, "", valid_until())
     assert params(session_stub.requests[0].body)["TokenCode"] == "024680"
 
 
@@ -207,7 +209,7 @@ def test_otp_command_is_split_without_a_shell_and_beats_1password(
     assert run(capsys, "--otp-command", "otp --name 'my aws' $HOME;echo", "--op-item-name", "AWS") == (
         0,
         "",
-        VALID_UNTIL,
+        valid_until(),
     )
 
     assert json.loads(log.read_text()) == ["--name", "my aws", "$HOME;echo"]
@@ -224,7 +226,7 @@ def test_otp_command_from_environment_with_timeout(
     assert run(capsys, stdin="445566\n") == (
         0,
         "",
-        f"aws-mfa: warning: the OTP command gave no code within 0.3 s; asking for the code instead\n{VALID_UNTIL}",
+        f"aws-mfa: warning: the OTP command gave no code within 0.3 s; asking for the code instead\n{valid_until()}",
     )
     assert params(session_stub.requests[0].body)["TokenCode"] == "445566"
 
@@ -250,7 +252,7 @@ def test_rejected_automatic_code_is_fetched_once_more(
     code, out, err = run(capsys, "--otp-command", "otp")
 
     assert (code, out) == (0, "")
-    assert err == f"aws-mfa: STS rejected the code from the OTP command; trying the next one in 1 s\n{VALID_UNTIL}"
+    assert err == f"aws-mfa: STS rejected the code from the OTP command; trying the next one in 1 s\n{valid_until()}"
     assert [params(r.body)["TokenCode"] for r in session_stub.requests] == ["000001", "000002"]
 
 
@@ -270,14 +272,14 @@ def test_rejected_typed_code_is_not_retried(
 def test_assume_role_sends_mfa_and_records_the_role(
     stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION, action="AssumeRole")
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, action="AssumeRole")
     home.credentials.write_text(LONG_TERM)
 
     result = run(
         capsys, "--assume-role", ROLE, "--role-session-name", "alice@laptop", "--external-id", "x-1", "-t", "123456"
     )
 
-    assert result == (0, "", VALID_UNTIL)
+    assert result == (0, "", valid_until())
     assert params(stub.requests[0].body) == {
         "Action": "AssumeRole",
         "Version": "2011-06-15",
@@ -288,7 +290,7 @@ def test_assume_role_sends_mfa_and_records_the_role(
         "TokenCode": "123456",
         "ExternalId": "x-1",
     }
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}aws_mfa_role_arn = {ROLE}\n"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}aws_mfa_role_arn = {ROLE}\n"
 
 
 def test_role_from_environment_with_default_session_name(
@@ -296,12 +298,12 @@ def test_role_from_environment_with_default_session_name(
 ) -> None:
     import getpass
 
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION, action="AssumeRole")
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, action="AssumeRole")
     monkeypatch.setenv("AWS_MFA_ASSUME_ROLE", ROLE)
     monkeypatch.setenv("AWS_SESSION_DURATION", "2h")
     home.credentials.write_text(LONG_TERM)
 
-    assert run(capsys, "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
 
     sent = params(stub.requests[0].body)
     assert (sent["RoleSessionName"], sent["DurationSeconds"]) == (f"aws-mfa-{getpass.getuser()}", "7200")
@@ -311,15 +313,15 @@ def test_role_from_environment_with_default_session_name(
 def test_other_role_forces_refresh_and_plain_session_drops_the_role(
     session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    valid = in_minutes(600).strftime("%Y-%m-%dT%H:%M:%SZ")
+    valid = expires_in(timedelta(minutes=600))
     home.credentials.write_text(existing(valid, role=ROLE))
 
-    assert run(capsys, "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
 
     assert params(session_stub.requests[0].body)["Action"] == "GetSessionToken"
     assert home.credentials.read_text() == (
         f"{LONG_TERM}\n[default]\naws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\n"
-        f"aws_session_token = {STUB_TOKEN}\nexpiration = {STUB_EXPIRATION}\naws_security_token = {STUB_TOKEN}\n"
+        f"aws_session_token = {STUB_TOKEN}\nexpiration = {stub_expiration()}\naws_security_token = {STUB_TOKEN}\n"
     )
 
 
@@ -344,7 +346,7 @@ def test_role_duration_too_long_is_explained(stub: StubServer, home: Home, capsy
 def mfa_devices(*serials: str) -> Answer:
     members = "".join(
         f"<member><UserName>alice</UserName><SerialNumber>{serial}</SerialNumber>"
-        "<EnableDate>2026-01-01T00:00:00Z</EnableDate></member>"
+        "<EnableDate>2026-01-01T00:00:00Z</EnableDate></member>"  # not compared with any clock
         for serial in serials
     )
     return Answer(
@@ -369,7 +371,7 @@ def test_discovery_uses_the_one_usable_device(
         0,
         "",
         f"aws-mfa: using MFA device {DEVICE}; to skip this look-up, add 'aws_mfa_device = {DEVICE}' to "
-        f"[default-long-term]\n{VALID_UNTIL}",
+        f"[default-long-term]\n{valid_until()}",
     )
     assert [params(r.body)["Action"] for r in session_stub.requests] == ["ListMFADevices", "GetSessionToken"]
     assert session_stub.requests[0].headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
@@ -442,11 +444,11 @@ def test_env_output_evaluated_by_sh(session_stub: StubServer, capsys: pytest.Cap
         text=True,
         check=True,
     )
-    assert shell.stdout == f"{STUB_KEY}|{STUB_SECRET}|{STUB_TOKEN}|{STUB_EXPIRATION}|"
+    assert shell.stdout == f"{STUB_KEY}|{STUB_SECRET}|{STUB_TOKEN}|{stub_expiration()}|"
 
 
 def test_env_quotes_hostile_values(capsys: pytest.CaptureFixture[str]) -> None:
-    session = aws_mfa.SessionCredentials("A", "it's $(rm -rf ~)", "`x`", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    session = aws_mfa.SessionCredentials("A", "it's $(rm -rf ~)", "`x`", moment_in(timedelta(hours=1)))
     shell = subprocess.run(
         ["sh", "-c", aws_mfa.env_lines(session) + 'printf "%s|" "$AWS_SECRET_ACCESS_KEY" "$AWS_SESSION_TOKEN"'],
         capture_output=True,
@@ -460,7 +462,7 @@ def test_env_quotes_hostile_values(capsys: pytest.CaptureFixture[str]) -> None:
 def test_env_with_a_valid_session_prints_it_without_refreshing(
     session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    valid = in_minutes(600).strftime("%Y-%m-%dT%H:%M:%SZ")
+    valid = expires_in(timedelta(minutes=600))
     home.credentials.write_text(existing(valid))
 
     assert aws_mfa.main(["--env"]) == 0
@@ -529,7 +531,7 @@ def test_credential_process_prompts_on_the_controlling_terminal(
         "AccessKeyId": STUB_KEY,
         "SecretAccessKey": STUB_SECRET,
         "SessionToken": STUB_TOKEN,
-        "Expiration": STUB_EXPIRATION,
+        "Expiration": stub_expiration(),
     }
     assert prompt.endswith(f"MFA code for {DEVICE}: ")
 
@@ -573,7 +575,7 @@ def test_dry_run_touches_nothing(
 def test_dry_run_code_sources_and_a_kept_session(
     session_stub: StubServer, home: Home, capsys: pytest.CaptureFixture[str], argv: list[str], code_line: str
 ) -> None:
-    valid = in_minutes(600)
+    valid = moment_in(timedelta(minutes=600))
     home.credentials.write_text(existing(valid.strftime("%Y-%m-%dT%H:%M:%SZ")))
     home.config.write_text("[profile default-long-term]\nregion = eu-north-1\n")
 
@@ -606,7 +608,7 @@ def test_region_flag_beats_environment(
 ) -> None:
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
 
-    assert run(capsys, "--region", "ap-northeast-1", "-t", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--region", "ap-northeast-1", "-t", "123456") == (0, "", valid_until())
     assert "/ap-northeast-1/sts/" in session_stub.requests[0].headers["Authorization"]
 
 
@@ -624,7 +626,7 @@ def test_slow_helper_without_a_terminal_is_waited_for_silently(
 ) -> None:
     fake_bin("otp", "time.sleep(1.3)\nprint('778899')")
 
-    assert run(capsys, "--otp-command", "otp", "--otp-timeout", "10") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--otp-command", "otp", "--otp-timeout", "10") == (0, "", valid_until())
     assert params(session_stub.requests[0].body)["TokenCode"] == "778899"
 
 
@@ -652,7 +654,7 @@ def test_slow_helper_says_what_it_waits_for_on_a_terminal(
     assert (process.returncode, process.stdout) == (0, b"")
     assert shown == (
         "aws-mfa: waiting for the OTP command (approve the request if it asks)...\r\n"
-        + VALID_UNTIL.replace("\n", "\r\n")
+        + valid_until().replace("\n", "\r\n")
     )
 
 

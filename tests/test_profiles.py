@@ -19,14 +19,15 @@ from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
+from conftest import expires_in
 from conftest import set_env
+from conftest import stub_session
+from conftest import valid_until
 from test_refresh import run
 
 import aws_mfa
@@ -42,16 +43,10 @@ aws_mfa_device = {WORK_DEVICE}
 """
 # An OTP program that logs its arguments and prints a fixed code.
 OTP_PROGRAM = "open(os.environ['OTP_LOG'], 'a').write(' '.join(sys.argv[1:]) + '\\n')\nprint('424242')"
-WORK_VALID = "aws-mfa: [work] is valid until 2026-11-29 02:00:00 UTC\n"
 
 
 def params(body: str) -> dict[str, str]:
     return dict(urllib.parse.parse_qsl(body))
-
-
-def in_minutes(minutes: float) -> str:
-    moment = datetime.now(timezone.utc) + timedelta(minutes=minutes)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local(text: str) -> str:
@@ -137,11 +132,11 @@ def test_setting_from_the_config_file_is_used(
 ) -> None:
     home.config.write_text(config)
     if "AssumeRole" in expected.values():
-        work.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION, action="AssumeRole")
+        work.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, action="AssumeRole")
 
     # Nothing on stdin: a code can only come from the configured program (or --code below).
     argv = [] if ran else ["-t", "123456"]
-    assert run(capsys, "-p", "work", *argv) == (0, "", WORK_VALID)
+    assert run(capsys, "-p", "work", *argv) == (0, "", valid_until("work"))
 
     sent = params(work.requests[0].body)
     assert {key: sent[key] for key in expected} == expected
@@ -160,7 +155,7 @@ def test_1password_settings_from_the_config_file(
     monkeypatch.setenv("OP_LOG", str(tmp_path / "op.json"))
     home.config.write_text("[profile work]\naws_mfa_op_item_name = AWS work\naws_mfa_op_account = my.1password.com\n")
 
-    assert run(capsys, "-p", "work") == (0, "", WORK_VALID)
+    assert run(capsys, "-p", "work") == (0, "", valid_until("work"))
 
     assert json.loads((tmp_path / "op.json").read_text()) == [
         "item", "get", "AWS work", "--otp", "--account", "my.1password.com"
@@ -172,7 +167,7 @@ def test_min_remaining_from_the_config_file_decides_the_skip(
     work: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # 60 minutes left: the default 15m keeps it; the profile's 2h refreshes it.
-    before = f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{session(in_minutes(60))}"
+    before = f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{session(expires_in(timedelta(minutes=60)))}"
     home.credentials.write_text(before)
     home.config.write_text("[profile other]\naws_mfa_min_remaining = 2h\n")
     code, out, err = run(capsys, "-p", "work")
@@ -180,22 +175,24 @@ def test_min_remaining_from_the_config_file_decides_the_skip(
     assert err.startswith("aws-mfa: [work] is still valid until")
 
     home.config.write_text("# refresh early at work\n[profile work]\naws_mfa_min_remaining = 2h\n")
-    assert run(capsys, "-p", "work", "-t", "123456") == (0, "", WORK_VALID)
-    assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{SESSION}"
+    assert run(capsys, "-p", "work", "-t", "123456") == (0, "", valid_until("work"))
+    assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{stub_session()}"
 
 
 def test_assume_role_from_the_config_file_decides_the_skip(
     work: StubServer, home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    home.credentials.write_text(f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{session(in_minutes(600), role=ROLE)}")
+    home.credentials.write_text(
+        f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{session(expires_in(timedelta(minutes=600)), role=ROLE)}"
+    )
     home.config.write_text(f"[profile work]\naws_mfa_assume_role = {ROLE}\n")
     code, out, err = run(capsys, "-p", "work")
     assert (code, out, work.requests) == (0, "", [])
     assert err.startswith("aws-mfa: [work] is still valid until")
 
     home.config.write_text(f"[profile work]\naws_mfa_assume_role = {OTHER_ROLE}\n")
-    work.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION, action="AssumeRole")
-    assert run(capsys, "-p", "work", "-t", "123456") == (0, "", WORK_VALID)
+    work.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, action="AssumeRole")
+    assert run(capsys, "-p", "work", "-t", "123456") == (0, "", valid_until("work"))
     assert params(work.requests[0].body)["RoleArn"] == OTHER_ROLE
 
 
@@ -387,7 +384,9 @@ def test_bad_value_in_the_config_file_names_file_section_and_key(
     state: str,
 ) -> None:
     if state == "session-valid":
-        home.credentials.write_text(f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{session(in_minutes(600))}")
+        home.credentials.write_text(
+            f"{LONG_TERM}\n{WORK_LONG_TERM}\n[work]\n{session(expires_in(timedelta(minutes=600)))}"
+        )
     before = home.credentials.read_bytes()
     home.config.write_text(f"# work account\n[profile work]\nregion = eu-west-1\n{line}\n")
 
@@ -448,7 +447,7 @@ def test_config_file_dev_null_is_no_config_file(
     home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # As for the aws CLI; /dev/null is a device, which aws-mfa otherwise refuses as a config file.
-    valid = in_minutes(600)
+    valid = expires_in(timedelta(minutes=600))
     home.credentials.write_text(f"{LONG_TERM}\n[default]\n{session(valid)}")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
 
@@ -471,8 +470,7 @@ def test_settings_in_the_credentials_file_are_named_as_not_read(
         "",
         "aws-mfa: warning: aws_mfa_duration in [default], aws_mfa_otp_command in [default-long-term], mfa_process in "
         f"[default-long-term] of {home.credentials} is not read: aws-mfa's settings go in the config file, "
-        "[profile default] or [profile default-long-term]\n"
-        "aws-mfa: [default] is valid until 2026-11-29 02:00:00 UTC\n",
+        "[profile default] or [profile default-long-term]\n" + valid_until(),
     )
     assert params(session_stub.requests[0].body)["DurationSeconds"] == "43200"
 
@@ -496,11 +494,11 @@ def test_malformed_config_file_is_reported_with_its_line(
 
 # A file with comments, two pairs, key case, ':' and '=' spacing, and CRLF in [work].
 CLEAR_HEAD = f"# my keys\n{LONG_TERM}\n; the session aws-mfa writes\n[default]\nregion = eu-west-1\n"
-DEFAULT_SESSION = session("2026-11-29T02:00:00Z")
+DEFAULT_SESSION = session(expires_in(timedelta(hours=10)))
 CLEAR_MIDDLE = f"output=json\n\n{WORK_LONG_TERM}\n[work]\r\nRegion: us-east-2\r\n"
 WORK_SESSION = (
     "AWS_ACCESS_KEY_ID = ASIAWORK000000000000\r\naws_secret_access_key=oldsecret\r\naws_session_token = oldtoken\r\n"
-    f"expiration = 2026-11-28T01:00:00Z\r\naws_mfa_role_arn = {ROLE}\r\n"
+    f"expiration = {expires_in(timedelta(hours=-1))}\r\naws_mfa_role_arn = {ROLE}\r\n"
 )
 CLEAR_TAIL = "# kept\r\n"
 
@@ -602,7 +600,8 @@ def test_an_akia_key_beside_a_token_is_no_session_to_keep(
 ) -> None:
     # `aws configure` over an old session, with the long-term key: not a valid session, so
     # neither --status nor the skip path gives the long-term secret out with the old token.
-    text = f"{LONG_TERM}\n[default]\n{session(in_minutes(600), key=LONG_KEY).replace('oldsecret', LONG_SECRET)}"
+    valid = expires_in(timedelta(minutes=600))
+    text = f"{LONG_TERM}\n[default]\n{session(valid, key=LONG_KEY).replace('oldsecret', LONG_SECRET)}"
     home.credentials.write_text(text)
 
     assert run(capsys, "--status") == (1, "[default] has no session\n", "")
@@ -616,7 +615,7 @@ def test_clear_refuses_long_term_keys_written_meanwhile(
     home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Between the first read and the locked write, someone put long-term keys into [default].
-    home.credentials.write_text(f"[default]\n{session('2026-11-29T02:00:00Z')}")
+    home.credentials.write_text(f"[default]\n{session(expires_in(timedelta(hours=10)))}")
     replaced = f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n"
     original = aws_mfa.write_atomically
 
@@ -636,7 +635,7 @@ def test_clear_refuses_long_term_keys_written_meanwhile(
 
 
 def test_list_shows_every_pair_without_secrets(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
-    valid, expired = in_minutes(185), "2026-01-01T00:00:00Z"
+    valid, expired = expires_in(timedelta(minutes=185)), expires_in(timedelta(days=-1))
     home.credentials.write_text(
         "# keys\n"
         f"{LONG_TERM}\n"
@@ -675,7 +674,7 @@ def test_list_with_another_suffix_and_no_device(home: Home, capsys: pytest.Captu
 
 
 def test_list_shows_keys_from_a_config_credential_process(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
-    valid = in_minutes(65)
+    valid = expires_in(timedelta(minutes=65))
     home.credentials.write_text(
         f"{LONG_TERM}\n"
         # Only a device here: the keys come from the config profile's program, as in a refresh.
@@ -773,7 +772,7 @@ def test_credential_process_is_not_steered_by_the_sdks_aws_profile(
     assert (code, err) == (0, "")
     assert json.loads(out)["AccessKeyId"] == STUB_KEY
     pairs = f"{LONG_TERM}\n{WORK_LONG_TERM}"
-    assert home.credentials.read_text() == f"{pairs}\n[{written}]\n{SESSION}"
+    assert home.credentials.read_text() == f"{pairs}\n[{written}]\n{stub_session()}"
 
 
 @pytest.mark.prints_secrets
@@ -790,7 +789,7 @@ def test_credential_process_says_when_aws_profile_names_another_pair(
         "aws-mfa: warning: AWS_PROFILE=work does not choose the profile with --credential-process (an SDK sets it "
         "to its own); this is [default]; pass -p work for [work]\n"
     )
-    assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_plain_run_still_follows_aws_profile(
@@ -798,7 +797,7 @@ def test_plain_run_still_follows_aws_profile(
 ) -> None:
     monkeypatch.setenv("AWS_PROFILE", "work")
 
-    assert run(capsys, "-t", "123456") == (0, "", WORK_VALID)
+    assert run(capsys, "-t", "123456") == (0, "", valid_until("work"))
 
 
 def test_person_notices_stay_on_stderr_without_a_terminal(
@@ -822,6 +821,7 @@ CLOCK = (
     "and run again"
 )
 REJECTED = "AccessDenied: MultiFactorAuthentication failed with invalid MFA one time pass code."
+# STS's message text only: no clock is compared with the time in it.
 EXPIRED = "SignatureDoesNotMatch: Signature expired: 20261128T130000Z is now earlier than ..."
 
 
@@ -917,6 +917,7 @@ def test_clock_within_30_seconds_is_not_blamed(
 def test_clock_skew_from_a_date_header(
     date: str | None, expected: float | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A parsing case: the Date texts above and this "now" are compared with each other only.
     now = datetime(2026, 11, 28, 13, 0, 45, tzinfo=timezone.utc).timestamp()
     # A local time an hour off UTC, so that a Date read as local time shows.
     monkeypatch.setenv("TZ", "Europe/Berlin")
@@ -961,5 +962,5 @@ def test_otp_command_by_a_path_that_does_not_exist(
         0,
         "",
         "aws-mfa: warning: the OTP command: '/opt/yubico/ykman' does not exist; asking for the code instead\n"
-        "aws-mfa: [default] is valid until 2026-11-29 02:00:00 UTC\n",
+        + valid_until(),
     )

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 from conftest import LONG_TERM
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_TOKEN
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
+from conftest import stub_session
+from conftest import valid_until
 from test_refresh import run
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -145,7 +145,7 @@ def test_cron_recipe_with_crons_path(session_stub: StubServer, home: Home, user_
     profile = ("default", "work")[line]
     assert result == (0, "", "")
     assert token_codes(session_stub) == [("111111", "222222")[line]]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[{profile}]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[{profile}]\n{stub_session()}"
 
 
 def test_cron_recipe_names_the_path_it_searched(session_stub: StubServer, home: Home, user_bin: Path) -> None:
@@ -184,7 +184,7 @@ def test_systemd_recipe_with_its_environment(session_stub: StubServer, home: Hom
 
     assert result == (0, "", "")
     assert token_codes(session_stub) == ["333333"]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_launchd_recipe_with_its_environment(session_stub: StubServer, home: Home, user_bin: Path) -> None:
@@ -198,7 +198,7 @@ def test_launchd_recipe_with_its_environment(session_stub: StubServer, home: Hom
 
     assert result == (0, "", "")
     assert token_codes(session_stub) == ["444444"]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 # --- credential_process under the aws CLI ---------------------------------------------------
@@ -248,7 +248,7 @@ def test_credential_process_recipe_under_the_aws_cli(
     assert first == again == (0, json.dumps(IDENTITY, indent=4) + "\n", "")
     # AWS_PROFILE=mfa named the SDK's profile; aws-mfa wrote [default] once, then kept it.
     assert token_codes(session_stub) == ["555555", "", ""]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     check_identity_call(session_stub)
 
 
@@ -370,10 +370,8 @@ def test_role_recipe_assumes_each_role_with_the_session(
 
     (recipe,) = blocks("ini", "source_profile")
     home.config.write_text(recipe)
-    assert run(capsys, "-t", "123456") == (0, "", "aws-mfa: [default] is valid until 2026-11-29 02:00:00 UTC\n")
-    session_stub.sts_session(
-        "ASIAROLE000000000001", "role/secret/0000000000", "ROLETOKEN", STUB_EXPIRATION, "AssumeRole"
-    )
+    assert run(capsys, "-t", "123456") == (0, "", valid_until())
+    session_stub.sts_session("ASIAROLE000000000001", "role/secret/0000000000", "ROLETOKEN", "AssumeRole")
 
     for profile, role in (
         ("prod", "arn:aws:iam::123456789012:role/admin"),

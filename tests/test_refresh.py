@@ -9,6 +9,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,17 @@ from conftest import MOTO_KEY
 from conftest import MOTO_SECRET
 from conftest import MOTO_TOKEN
 from conftest import RELIABILITY
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
-from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
+from conftest import expires_in
 from conftest import secrets_in
 from conftest import set_env
+from conftest import stub_expiration
+from conftest import stub_session
+from conftest import valid_until
 
 import aws_mfa
 
@@ -54,51 +56,59 @@ PRESERVED = [
     pytest.param(
         f"# my AWS keys\n{LONG_TERM}\n; work account\n[Work]\nAWS_Access_Key_Id=AKIAWORK000000000000\n"
         "aws_secret_access_key:workSecret\nregion = eu-west-1\n",
-        f"# my AWS keys\n{LONG_TERM}\n; work account\n[Work]\nAWS_Access_Key_Id=AKIAWORK000000000000\n"
-        f"aws_secret_access_key:workSecret\nregion = eu-west-1\n\n[default]\n{SESSION}",
+        lambda: (
+            f"# my AWS keys\n{LONG_TERM}\n; work account\n[Work]\nAWS_Access_Key_Id=AKIAWORK000000000000\n"
+            f"aws_secret_access_key:workSecret\nregion = eu-west-1\n\n[default]\n{stub_session()}"
+        ),
         id="comments-case-spacing-other-profiles-section-appended",
     ),
     pytest.param(
         f"{LONG_TERM}[other]\nregion = eu-west-1",
-        f"{LONG_TERM}[other]\nregion = eu-west-1\n\n[default]\n{SESSION}",
+        lambda: f"{LONG_TERM}[other]\nregion = eu-west-1\n\n[default]\n{stub_session()}",
         id="no-trailing-newline",
     ),
     pytest.param(
         f"{LONG_TERM}\n".replace("\n", "\r\n") + "[other]\r\nregion = eu-west-1\r\n",
-        f"{LONG_TERM}\n[other]\nregion = eu-west-1\n\n[default]\n{SESSION}".replace("\n", "\r\n"),
+        lambda: f"{LONG_TERM}\n[other]\nregion = eu-west-1\n\n[default]\n{stub_session()}".replace("\n", "\r\n"),
         id="crlf",
     ),
     pytest.param(
         "[default]\nregion = us-west-2\naws_access_key_id = ASIAOLDSESSION000000\naws_secret_access_key = old\n"
-        f"aws_session_token = oldtoken\nexpiration = 2020-01-01T00:00:00Z\n\n{LONG_TERM}",
-        "[default]\nregion = us-west-2\n"
-        f"aws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\naws_session_token = {STUB_TOKEN}\n"
-        f"expiration = {STUB_EXPIRATION}\naws_security_token = {STUB_TOKEN}\n\n{LONG_TERM}",
+        f"aws_session_token = oldtoken\nexpiration = {expires_in(timedelta(days=-1))}\n\n{LONG_TERM}",
+        lambda: (
+            "[default]\nregion = us-west-2\n"
+            f"aws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\naws_session_token = {STUB_TOKEN}\n"
+            f"expiration = {stub_expiration()}\naws_security_token = {STUB_TOKEN}\n\n{LONG_TERM}"
+        ),
         id="existing-session-in-place-region-kept",
     ),
     pytest.param(
         "[default]\nAWS_ACCESS_KEY_ID=ASIAOLDSESSION000000\naws_secret_access_key  :  old\n"
         f"aws_session_token = oldtoken\n    continued\n# about the next one\n{LONG_TERM}",
-        f"[default]\nAWS_ACCESS_KEY_ID={STUB_KEY}\naws_secret_access_key  :  {STUB_SECRET}\n"
-        f"aws_session_token = {STUB_TOKEN}\naws_security_token = {STUB_TOKEN}\nexpiration = {STUB_EXPIRATION}\n"
-        f"# about the next one\n{LONG_TERM}",
+        lambda: (
+            f"[default]\nAWS_ACCESS_KEY_ID={STUB_KEY}\naws_secret_access_key  :  {STUB_SECRET}\n"
+            f"aws_session_token = {STUB_TOKEN}\naws_security_token = {STUB_TOKEN}\nexpiration = {stub_expiration()}\n"
+            f"# about the next one\n{LONG_TERM}"
+        ),
         id="key-case-delimiters-continuation-line",
     ),
     pytest.param(
         f"{LONG_TERM}\n[default]\nregion = eu-central-1\noutput = json",
-        f"{LONG_TERM}\n[default]\nregion = eu-central-1\noutput = json\n{SESSION}",
+        lambda: f"{LONG_TERM}\n[default]\nregion = eu-central-1\noutput = json\n{stub_session()}",
         id="default-with-region-only-at-end-of-file",
     ),
     pytest.param(
         f"[DEFAULT]\nregion = eu-west-1\n\n{LONG_TERM}",
-        f"[DEFAULT]\nregion = eu-west-1\n\n{LONG_TERM}\n[default]\n{SESSION}",
+        lambda: f"[DEFAULT]\nregion = eu-west-1\n\n{LONG_TERM}\n[default]\n{stub_session()}",
         id="DEFAULT-section-with-a-region",
     ),
     pytest.param(
         f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n\n{LONG_TERM}",
-        f"[default]\naws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\n"
-        f"aws_session_token = {STUB_TOKEN}\naws_security_token = {STUB_TOKEN}\nexpiration = {STUB_EXPIRATION}\n\n"
-        f"{LONG_TERM}",
+        lambda: (
+            f"[default]\naws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\n"
+            f"aws_session_token = {STUB_TOKEN}\naws_security_token = {STUB_TOKEN}\nexpiration = {stub_expiration()}\n\n"
+            f"{LONG_TERM}"
+        ),
         id="default-holding-a-copy-of-the-long-term-keys",
     ),
 ]
@@ -106,13 +116,13 @@ PRESERVED = [
 
 @pytest.mark.parametrize(("before", "after"), PRESERVED)
 def test_refresh_changes_only_the_session_keys(
-    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], before: str, after: str
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], before: str, after: Callable[[], str]
 ) -> None:
     home.credentials.write_bytes(before.encode())
 
-    assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
-    assert home.credentials.read_bytes().decode() == after
+    assert home.credentials.read_bytes().decode() == after()
     assert len(session_stub.requests) == 1
 
 
@@ -127,7 +137,7 @@ def test_request_carries_device_code_duration_and_long_term_key_only(
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
     monkeypatch.setenv("AWS_MFA_PROFILE", "default")
 
-    assert run(capsys, "-d", "1h30m", stdin=" 654321 \n") == (0, "", VALID_UNTIL)
+    assert run(capsys, "-d", "1h30m", stdin=" 654321 \n") == (0, "", valid_until())
 
     (request,) = session_stub.requests
     assert request.body == (
@@ -148,7 +158,7 @@ def test_request_carries_device_code_duration_and_long_term_key_only(
 def test_rehearsal_runs_the_whole_call_and_sends_nothing(
     session_stub: StubServer, home: Home, request_: aws_mfa.Request, action: str
 ) -> None:
-    session_stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION, action=action)
+    session_stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, action=action)
     client = aws_mfa.sts_client(
         lambda: aws_mfa.LongTermKeys(LONG_KEY, LONG_SECRET), None, "default-long-term", str(home.credentials)
     )
@@ -215,10 +225,10 @@ def test_code_typed_after_the_rehearsal_goes_out_once(
 ) -> None:
     code, calls = type_code_after(monkeypatch, "rehearse_call")
 
-    assert (code, *capsys.readouterr()) == (0, "", VALID_UNTIL)
+    assert (code, *capsys.readouterr()) == (0, "", valid_until())
     assert [request.device for _, request in calls] == [DEVICE]
     assert [urllib.parse.parse_qs(r.body)["TokenCode"] for r in session_stub.requests] == [["123456"]]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_connection_opened_while_the_code_is_typed_carries_the_call(
@@ -236,13 +246,13 @@ def test_connection_opened_while_the_code_is_typed_carries_the_call(
     # placeholder credentials, and only composed.
     code, _ = type_code_after(monkeypatch, "_rehearse_compose", look)
 
-    assert (code, *capsys.readouterr()) == (0, "", VALID_UNTIL)
+    assert (code, *capsys.readouterr()) == (0, "", valid_until())
     (port,) = session_stub.connections
     assert before_code == [[port], [], ["credentials", "credentials.aws-mfa.lock"]]
     assert [(request.port, urllib.parse.parse_qs(request.body)["TokenCode"]) for request in session_stub.requests] == [
         (port, ["123456"])
     ]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_exit_prepared_while_the_code_is_typed(
@@ -252,9 +262,9 @@ def test_exit_prepared_while_the_code_is_typed(
     aws_mfa._memory_holder.cache_clear()
     code, calls = type_code_after(monkeypatch, "_memory_holder")
 
-    assert (code, *capsys.readouterr()) == (0, "", VALID_UNTIL)
+    assert (code, *capsys.readouterr()) == (0, "", valid_until())
     assert calls == [()]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_connection_opened_too_long_before_the_code_is_not_used(
@@ -265,7 +275,7 @@ def test_connection_opened_too_long_before_the_code_is_not_used(
 
     code, _ = type_code_after(monkeypatch, "open_connection", connecting_ended)
 
-    assert (code, *capsys.readouterr()) == (0, "", VALID_UNTIL)
+    assert (code, *capsys.readouterr()) == (0, "", valid_until())
     _, opened_for_the_call = session_stub.connections
     assert [request.port for request in session_stub.requests] == [opened_for_the_call]
 
@@ -284,7 +294,7 @@ def test_no_connection_opened_ahead_behind_a_proxy(
 
         code, _ = type_code_after(monkeypatch, "open_connection", connecting_ended)
 
-        assert (code, *capsys.readouterr()) == (0, "", VALID_UNTIL)
+        assert (code, *capsys.readouterr()) == (0, "", valid_until())
         assert [request.path for request in session_stub.requests] == [f"{url}/"]
         endpoint.setblocking(False)
         with pytest.raises(BlockingIOError):  # no connection waits in the listen queue
@@ -305,7 +315,7 @@ def test_no_rehearsal_when_the_code_is_given(
     rehearsed: list[str] = []
     monkeypatch.setattr(aws_mfa, "rehearse_call", lambda client, request: rehearsed.append(request.device))
 
-    assert run(capsys, "--code", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--code", "123456") == (0, "", valid_until())
 
     assert rehearsed == []
     assert len(session_stub.requests) == 1
@@ -356,12 +366,12 @@ def test_symlink_stays_a_symlink_and_mode_is_kept(
     assert run(capsys, stdin="123456\n") == (
         0,
         "",
-        f"aws-mfa: warning: {home.credentials} can be read by other users (mode 640); chmod 600 it\n{VALID_UNTIL}",
+        f"aws-mfa: warning: {home.credentials} can be read by other users (mode 640); chmod 600 it\n{valid_until()}",
     )
 
     assert home.credentials.is_symlink()
     assert os.readlink(home.credentials) == str(target)
-    assert target.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert target.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert target.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in target.parent.iterdir()) == ["aws-credentials", "aws-credentials.aws-mfa.lock"]
 
@@ -373,9 +383,9 @@ def test_credentials_path_flag_beats_environment(
     elsewhere.write_text(LONG_TERM)
     home.credentials.write_text("# untouched\n")
 
-    assert run(capsys, "--credentials-path", str(elsewhere), stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--credentials-path", str(elsewhere), stdin="123456\n") == (0, "", valid_until())
 
-    assert elsewhere.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert elsewhere.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert home.credentials.read_text() == "# untouched\n"
 
 
@@ -385,9 +395,9 @@ def test_default_path_is_under_home(
     monkeypatch.delenv("AWS_SHARED_CREDENTIALS_FILE")
     home.credentials.write_text(LONG_TERM)
 
-    assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_success_time_is_local_with_zone(
@@ -399,7 +409,7 @@ def test_success_time_is_local_with_zone(
     time.tzset()
     home.credentials.write_text(LONG_TERM)
 
-    assert run(capsys, stdin="123456\n") == (0, "", "aws-mfa: [default] is valid until 2026-11-29 03:00:00 CET\n")
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())  # in Berlin's time: CET or CEST
 
 
 REFUSED = [
@@ -477,7 +487,7 @@ REFUSED = [
     pytest.param(
         # `aws configure` run over an old session leaves its token beside the new AKIA key.
         f"[default]\naws_access_key_id = AKIAOTHERLONGTERM000\naws_secret_access_key = other\n"
-        f"aws_session_token = stale\nexpiration = 2026-01-01T00:00:00Z\n\n{LONG_TERM}",
+        f"aws_session_token = stale\nexpiration = {expires_in(timedelta(days=-1))}\n\n{LONG_TERM}",
         "[default] in {path} holds long-term keys (an IAM user's AKIA key) beside a session token; refusing to "
         "overwrite them. Move them to the long-term section (or delete them) and run again",
         id="short-term-holds-akia-key-beside-stale-token",
@@ -703,7 +713,7 @@ def test_device_sources_in_order(
     home.credentials.write_text(content)
     home.config.write_text(config)
 
-    assert run(capsys, *argv, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, *argv, stdin="123456\n") == (0, "", valid_until())
 
     (request,) = session_stub.requests
     assert f"SerialNumber={device}&".replace(":", "%3A").replace("/", "%2F") in request.body
@@ -715,7 +725,7 @@ def test_quiet_prints_nothing_on_success(
     home.credentials.write_text(LONG_TERM)
 
     assert run(capsys, "-q", stdin="123456\n") == (0, "", "")
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_verbose_says_where_settings_came_from(
@@ -728,7 +738,7 @@ def test_verbose_says_where_settings_came_from(
         0,
         "",
         f"aws-mfa: MFA device: {DEVICE} (aws_mfa_device in [default-long-term])\n"
-        "aws-mfa: region: eu-west-1 (AWS_DEFAULT_REGION)\n" + VALID_UNTIL,
+        "aws-mfa: region: eu-west-1 (AWS_DEFAULT_REGION)\n" + valid_until(),
     )
 
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from conftest import LONG_KEY
 from conftest import LONG_TERM
-from conftest import VALID_UNTIL
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
 from conftest import set_env
+from conftest import valid_until
 from test_refresh import run
 
 import aws_mfa
@@ -58,7 +58,7 @@ def test_region_sources_in_order(
     home.config.write_text(config)
     home.credentials.write_text(LONG_TERM + extra)
 
-    assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
     assert signed_region(session_stub) == region
     assert imds.requests == []
@@ -69,7 +69,7 @@ def test_metadata_region_when_nothing_is_configured(
 ) -> None:
     home.credentials.write_text(LONG_TERM)
 
-    assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
     assert signed_region(session_stub) == "ap-southeast-2"
     assert [(r.method, r.path) for r in imds.requests] == [
@@ -86,7 +86,7 @@ def test_metadata_is_not_asked_when_a_region_is_known(
     home.credentials.write_text(LONG_TERM)
     home.config.write_text("[profile default-long-term]\nregion = eu-south-1\n")
 
-    assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
     assert signed_region(session_stub) == "eu-south-1"
     assert imds.requests == []
@@ -124,7 +124,7 @@ def test_unhelpful_metadata_falls_back_to_global_endpoint_quickly(
     home.credentials.write_text(LONG_TERM)
     started = time.monotonic()
 
-    assert run(capsys, stdin="123456\n") == (0, "", VALID_UNTIL)
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
     assert signed_region(session_stub) == "us-east-1"
     assert time.monotonic() - started < 5  # the budget is IMDS_BUDGET; the rest is the refresh

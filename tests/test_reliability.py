@@ -21,14 +21,14 @@ import pytest
 from conftest import LONG_KEY
 from conftest import LONG_TERM
 from conftest import RELIABILITY
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
-from conftest import VALID_UNTIL
 from conftest import Home
 from conftest import StubServer
+from conftest import stub_expiration
+from conftest import stub_session
+from conftest import valid_until
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -38,14 +38,27 @@ from test_refresh import run
 import aws_mfa
 
 FakeBin = Callable[[str, str], Path]
-VALUES = {
-    "aws_access_key_id": STUB_KEY,
-    "aws_secret_access_key": STUB_SECRET,
-    "aws_session_token": STUB_TOKEN,
-    "aws_security_token": STUB_TOKEN,
-    "expiration": STUB_EXPIRATION,
-    "aws_mfa_role_arn": None,
-}
+# The keys a refresh sets (and aws_mfa_role_arn, which it removes without a role).
+SESSION_KEYS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+    "expiration",
+    "aws_mfa_role_arn",
+)
+
+
+def written_values() -> dict[str, str]:
+    """What botocore reads in the short-term section after a refresh from the stub."""
+    return {
+        "aws_access_key_id": STUB_KEY,
+        "aws_secret_access_key": STUB_SECRET,
+        "aws_session_token": STUB_TOKEN,
+        "aws_security_token": STUB_TOKEN,
+        "expiration": stub_expiration(),
+    }
+
 
 # --- generated files that botocore accepts ------------------------------------------
 
@@ -124,7 +137,7 @@ def kept_lines(text: str) -> str:
     return "".join(
         line
         for line, info in zip(lines, aws_mfa._classify(lines), strict=True)
-        if not (info.section == "default" and info.key in VALUES)
+        if not (info.section == "default" and info.key in SESSION_KEYS)
     )
 
 
@@ -135,8 +148,8 @@ def check_splice(before: str, after: str) -> None:
     assert re.fullmatch(r"(\r?\n)*(\[default\]\r?\n)?", new_kept[len(old_kept) :])
     old, new = botocore_reads(before), botocore_reads(after)
     assert {n: s for n, s in new.items() if n != "default"} == {n: s for n, s in old.items() if n != "default"}
-    others = {k: v for k, v in old.get("default", {}).items() if k not in VALUES}
-    assert new["default"] == {**others, **{k: v for k, v in VALUES.items() if v is not None}}
+    others = {k: v for k, v in old.get("default", {}).items() if k not in SESSION_KEYS}
+    assert new["default"] == {**others, **written_values()}
 
 
 @settings(max_examples=400, deadline=None)
@@ -144,7 +157,7 @@ def check_splice(before: str, after: str) -> None:
 def test_splice_keeps_every_other_byte(text: str) -> None:
     RELIABILITY["property examples (splice)"] += 1
     values = aws_mfa.session_values(
-        aws_mfa.SessionCredentials(STUB_KEY, STUB_SECRET, STUB_TOKEN, aws_mfa.parse_expiration(STUB_EXPIRATION)),  # type: ignore[arg-type]
+        aws_mfa.SessionCredentials(STUB_KEY, STUB_SECRET, STUB_TOKEN, aws_mfa.parse_expiration(stub_expiration())),  # type: ignore[arg-type]
         None,
     )
     try:
@@ -175,7 +188,7 @@ def test_refresh_of_generated_files(
     code, out, err = run(capsys, "--force", "--code", "123456")
 
     if code == 0:
-        assert (out, err) == ("", VALID_UNTIL)
+        assert (out, err) == ("", valid_until())
         check_splice(text, home.credentials.read_bytes().decode())
     else:
         assert (code, out) == (1, "")
@@ -190,7 +203,7 @@ def test_refresh_of_generated_files(
 def test_sigkill_at_random_moments_leaves_old_or_new(home: Home, session_stub: StubServer) -> None:
     script = Path(sys.executable).with_name("aws-mfa")
     original = f"# mine\n{LONG_TERM}\n[work]\nregion = eu-west-1\n"
-    complete = f"# mine\n{LONG_TERM}\n[work]\nregion = eu-west-1\n\n[default]\n{SESSION}"
+    complete = f"# mine\n{LONG_TERM}\n[work]\nregion = eu-west-1\n\n[default]\n{stub_session()}"
     # Killed runs are not measured: one killed while coverage writes its data file would
     # leave half a file, which `coverage combine` then reports as an error.
     unmeasured = {name: value for name, value in os.environ.items() if not name.startswith("COVERAGE_")}
@@ -318,8 +331,8 @@ def test_directory_fsync_refused_still_writes(
     monkeypatch.setattr(os, "fsync", fsync)
     RELIABILITY["injected faults"] += 1
 
-    assert run(capsys, "--code", "123456") == (0, "", VALID_UNTIL)
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert run(capsys, "--code", "123456") == (0, "", valid_until())
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 # --- concurrency ------------------------------------------------------------------------
@@ -348,7 +361,7 @@ def test_a_dozen_runs_at_once_on_one_file(home: Home, session_stub: StubServer) 
     read = botocore_reads(written)
     assert sorted(read) == sorted([*profiles, *(f"{name}-long-term" for name in profiles)])
     for name in profiles:
-        assert read[name] == {k: v for k, v in VALUES.items() if v is not None}
+        assert read[name] == written_values()
 
 
 # --- hostile input ---------------------------------------------------------------------
@@ -460,8 +473,8 @@ def test_odd_but_valid_files_are_refreshed(
     home.credentials.write_text(content)
     RELIABILITY["hostile inputs"] += 1
 
-    assert run(capsys, "-p", profile, "--code", "123456") == (0, "", VALID_UNTIL.replace("default", profile))
-    assert home.credentials.read_text() == f"{content}\n[{profile}]\n{SESSION}"
+    assert run(capsys, "-p", profile, "--code", "123456") == (0, "", valid_until().replace("default", profile))
+    assert home.credentials.read_text() == f"{content}\n[{profile}]\n{stub_session()}"
 
 
 # --- hangs and floods -----------------------------------------------------------------------
@@ -478,7 +491,7 @@ def test_flooding_helper_is_cut_off(
         0,
         "",
         "aws-mfa: warning: 1Password printed more than 64 KiB, which is no code; asking for the code instead\n"
-        + VALID_UNTIL,
+        + valid_until(),
     )
     assert time.monotonic() - started < 10
 
@@ -494,7 +507,7 @@ def test_helper_whose_child_keeps_the_pipe_open(
     RELIABILITY["hung or flooding helpers"] += 1
     started = time.monotonic()
 
-    assert run(capsys, "--op-item-name", "AWS") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--op-item-name", "AWS") == (0, "", valid_until())
     assert time.monotonic() - started < 4
 
 
@@ -505,6 +518,6 @@ def test_shell_metacharacters_never_reach_a_shell(
     fake_bin("op", "print('123456')")
     RELIABILITY["hostile inputs"] += 1
 
-    assert run(capsys, "--op-item-name", f"x; touch {canary}; $(touch {canary})") == (0, "", VALID_UNTIL)
-    assert run(capsys, "-f", "--otp-command", f"op `touch {canary}` | touch {canary}") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--op-item-name", f"x; touch {canary}; $(touch {canary})") == (0, "", valid_until())
+    assert run(capsys, "-f", "--otp-command", f"op `touch {canary}` | touch {canary}") == (0, "", valid_until())
     assert not canary.exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +15,15 @@ from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
 from conftest import MOTO_KEY
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
+from conftest import expires_in
+from conftest import stub_expiration
+from conftest import stub_session
+from conftest import valid_until
 from test_modes import mfa_devices
 from test_modes import params
 from test_refresh import run
@@ -43,7 +47,7 @@ def moved(path: Path, device: str | None = DEVICE, short: str = "default", long:
 
 @pytest.fixture
 def sts_stub(stub: StubServer) -> StubServer:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     return stub
 
 
@@ -55,7 +59,7 @@ def refresh_signed_by_the_moved_keys(
     assert run(capsys, "-t", "123456", *argv) == (
         0,
         "",
-        f"aws-mfa: [{profile}] is valid until 2026-11-29 02:00:00 UTC\n",
+        valid_until(profile),
     )
     (request,) = stub.requests
     assert params(request.body)["Action"] == "GetSessionToken"
@@ -63,13 +67,15 @@ def refresh_signed_by_the_moved_keys(
     assert request.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
 
 
+EXPIRED = expires_in(timedelta(days=-1))
+
 LAYOUTS = [
     pytest.param(
         CONFIGURED,
         ["--device", DEVICE],
         [],
         SET_UP,
-        f"{SET_UP}{SESSION}",
+        lambda: f"{SET_UP}{stub_session()}",
         id="aws-configure",
     ),
     pytest.param(
@@ -80,9 +86,11 @@ LAYOUTS = [
         f"# written by aws configure\n[default-long-term]\nAWS_Access_Key_Id={LONG_KEY}\n"
         f"aws_secret_access_key : {LONG_SECRET}\naws_mfa_device = {DEVICE}\n\n[default]\nregion = eu-west-1\n"
         f"; note\n\n{WORK}".replace("\n", "\r\n"),
-        f"# written by aws configure\n[default-long-term]\nAWS_Access_Key_Id={LONG_KEY}\n"
-        f"aws_secret_access_key : {LONG_SECRET}\naws_mfa_device = {DEVICE}\n\n[default]\nregion = eu-west-1\n"
-        f"{SESSION}; note\n\n{WORK}".replace("\n", "\r\n"),
+        lambda: (
+            f"# written by aws configure\n[default-long-term]\nAWS_Access_Key_Id={LONG_KEY}\n"
+            f"aws_secret_access_key : {LONG_SECRET}\naws_mfa_device = {DEVICE}\n\n[default]\nregion = eu-west-1\n"
+            f"{stub_session()}; note\n\n{WORK}".replace("\n", "\r\n")
+        ),
         id="comments-crlf-region-other-profile-device-from-config",
     ),
     pytest.param(
@@ -91,8 +99,10 @@ LAYOUTS = [
         ["-p", "work"],
         f"[default]\nregion = us-east-1\n\n[work-long-term]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[work]\n"
         "region = eu-west-1\n",
-        f"[default]\nregion = us-east-1\n\n[work-long-term]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[work]\n"
-        f"region = eu-west-1\n{SESSION}",
+        lambda: (
+            f"[default]\nregion = us-east-1\n\n[work-long-term]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[work]\n"
+            f"region = eu-west-1\n{stub_session()}"
+        ),
         id="named-profile-last-line-without-newline",
     ),
     pytest.param(
@@ -100,18 +110,21 @@ LAYOUTS = [
         ["-p", "work", "--long-term-suffix=-lt", "--device", DEVICE],
         ["-p", "work", "--long-term-suffix=-lt"],
         f"[work-lt]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[work]\noutput = json\n",
-        f"[work-lt]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[work]\noutput = json\n{SESSION}",
+        lambda: f"[work-lt]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[work]\noutput = json\n{stub_session()}",
         id="named-profile-and-suffix",
     ),
     pytest.param(
         # `aws configure` run over an old session: the key moves, the token stays for the refresh.
-        f"[default]\n{KEYS}aws_session_token = leftover\nexpiration = 2026-01-01T00:00:00Z\n",
+        f"[default]\n{KEYS}aws_session_token = leftover\nexpiration = {EXPIRED}\n",
         ["--device", DEVICE],
         [],
-        f"{SET_UP}aws_session_token = leftover\nexpiration = 2026-01-01T00:00:00Z\n",
+        f"{SET_UP}aws_session_token = leftover\nexpiration = {EXPIRED}\n",
         # The two lines left are changed where they stand, the others added after them.
-        f"{SET_UP}aws_session_token = {STUB_TOKEN}\nexpiration = {STUB_EXPIRATION}\naws_access_key_id = {STUB_KEY}\n"
-        f"aws_secret_access_key = {STUB_SECRET}\naws_security_token = {STUB_TOKEN}\n",
+        lambda: (
+            f"{SET_UP}aws_session_token = {STUB_TOKEN}\nexpiration = {stub_expiration()}\n"
+            f"aws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\n"
+            f"aws_security_token = {STUB_TOKEN}\n"
+        ),
         id="aws-configure-over-an-old-session",
     ),
 ]
@@ -126,7 +139,7 @@ def test_setup_moves_the_key_lines_and_a_refresh_uses_them(
     setup_argv: list[str],
     refresh_argv: list[str],
     after_setup: str,
-    after_refresh: str,
+    after_refresh: Callable[[], str],
 ) -> None:
     home.credentials.write_bytes(before.encode())
     home.config.write_text(f"[default]\nregion = eu-west-1\nmfa_serial = {DEVICE}\noutput = json\n")
@@ -147,7 +160,7 @@ def test_setup_moves_the_key_lines_and_a_refresh_uses_them(
         ["ListMFADevices"] if short == "work" and "--device" not in setup_argv else []
     )
     refresh_signed_by_the_moved_keys(sts_stub, capsys, *refresh_argv, profile=short)
-    assert home.credentials.read_bytes().decode() == after_refresh
+    assert home.credentials.read_bytes().decode() == after_refresh()
 
 
 def test_setup_asks_iam_for_the_device_with_the_moved_keys(

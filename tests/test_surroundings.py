@@ -13,21 +13,24 @@ import tempfile
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from conftest import DEVICE
 from conftest import LONG_TERM
 from conftest import RELIABILITY
-from conftest import SESSION
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
-from conftest import VALID_UNTIL
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
+from conftest import as_shown
+from conftest import expires_in
+from conftest import stub_expiration
+from conftest import stub_session
+from conftest import valid_until
 from test_refresh import run
 
 import aws_mfa
@@ -98,8 +101,8 @@ def test_suffix_starting_with_a_dash(
     code, out, err = run(capsys, *argv, stdin="123456\n")
 
     assert (code, out) == (0, "")
-    assert err in ("", VALID_UNTIL)
-    assert home.credentials.read_text() == f"{content}\n[default]\n{SESSION}"
+    assert err in ("", valid_until())
+    assert home.credentials.read_text() == f"{content}\n[default]\n{stub_session()}"
 
 
 def test_nothing_after_a_double_dash_is_joined(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,13 +128,13 @@ def test_root_keeps_the_owner_of_the_file_and_lock(
     os.chown(home.credentials, 4242, 4343)
     RELIABILITY["data loss and lock-out"] += 1
 
-    assert run(capsys, "--code", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--code", "123456") == (0, "", valid_until())
 
     lock = home.credentials.with_name("credentials.aws-mfa.lock")
     written = home.credentials.stat()
     assert (written.st_uid, written.st_gid, stat.S_IMODE(written.st_mode)) == (4242, 4343, 0o600)
     assert (lock.stat().st_uid, lock.stat().st_gid, stat.S_IMODE(lock.stat().st_mode)) == (4242, 4343, 0o600)
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_umask_that_drops_owner_write_still_leaves_a_usable_lock(
@@ -140,7 +143,7 @@ def test_umask_that_drops_owner_write_still_leaves_a_usable_lock(
     RELIABILITY["data loss and lock-out"] += 1
     previous = os.umask(0o277)
     try:
-        assert run(capsys, "--code", "123456") == (0, "", VALID_UNTIL)
+        assert run(capsys, "--code", "123456") == (0, "", valid_until())
     finally:
         os.umask(previous)
     lock = home.credentials.with_name("credentials.aws-mfa.lock")
@@ -192,9 +195,9 @@ def test_read_only_lock_file_left_by_an_old_release_is_mended(
     with as_nobody():
         result = run(capsys, "--code", "123456")
 
-    assert result == (0, "", VALID_UNTIL)
+    assert result == (0, "", valid_until())
     assert stat.S_IMODE((nobody_dir / "credentials.aws-mfa.lock").stat().st_mode) == 0o600
-    assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert credentials.stat().st_uid == NOBODY
 
 
@@ -247,8 +250,8 @@ def test_directory_without_read_permission_still_gets_its_write(
     with as_nobody():
         result = run(capsys, "--code", "123456")
 
-    assert result == (0, "", VALID_UNTIL)
-    assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert result == (0, "", valid_until())
+    assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_file_in_a_group_the_user_is_not_in_stays_the_users(
@@ -262,9 +265,9 @@ def test_file_in_a_group_the_user_is_not_in_stays_the_users(
     with as_nobody():
         result = run(capsys, "--code", "123456")
 
-    assert result == (0, "", VALID_UNTIL)
+    assert result == (0, "", valid_until())
     assert (credentials.stat().st_uid, credentials.stat().st_gid) == (NOBODY, NOBODY)
-    assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_dangling_symlink_at_the_lock_path_is_not_followed(
@@ -375,8 +378,8 @@ def test_spaces_before_the_delimiter_and_in_values_are_fine(
     spaced = "[x]\nregion" + " " * 40_000 + "= eu-west-1\nnote = a" + " " * 40_000 + "b\nshort  gap = 1\n"
     home.credentials.write_text(LONG_TERM + spaced)
 
-    assert run(capsys, "--code", "123456") == (0, "", VALID_UNTIL)
-    assert home.credentials.read_text() == f"{LONG_TERM}{spaced}\n[default]\n{SESSION}"
+    assert run(capsys, "--code", "123456") == (0, "", valid_until())
+    assert home.credentials.read_text() == f"{LONG_TERM}{spaced}\n[default]\n{stub_session()}"
 
 
 def test_the_linear_option_pattern_reads_lines_as_configparser_does() -> None:
@@ -438,7 +441,7 @@ def test_otp_command_whose_child_hangs_is_ended_whole_at_its_timeout(
     assert result == (
         0,
         "",
-        "aws-mfa: warning: the OTP command gave no code within 2 s; asking for the code instead\n" + VALID_UNTIL,
+        "aws-mfa: warning: the OTP command gave no code within 2 s; asking for the code instead\n" + valid_until(),
     )
     assert time.monotonic() - started < 3.5  # was 4.2 s: two pipe readers waited a second each
     assert not [pid for pid in map(int, (tmp_path / "pids").read_text().split()) if not wait_until_dead(pid)]
@@ -512,7 +515,9 @@ def test_sigterm_during_the_write_leaves_no_temporary(
 
 # --- tracebacks where one error line is promised -------------------------------------------
 
-FAR = "9999-12-31T23:59:59-05:00"
+FAR = "9999-12-31T23:59:59-05:00"  # a parsing case: past datetime's last day in UTC
+EXPIRED = expires_in(timedelta(days=-1))
+TOO_FAR = expires_in(timedelta(days=30))  # later than the longest session STS gives (36 h)
 
 
 @pytest.mark.parametrize("expiration", [FAR, "9999-12-31T23:59:59Z", "0001-01-01T00:30:00+01:00"])
@@ -525,10 +530,10 @@ def test_expiration_at_the_edge_of_time_is_no_session(
     RELIABILITY["tracebacks"] += 1
 
     assert run(capsys, "--status") == (1, "[default] has no session\n", "")
-    assert run(capsys, "--code", "123456") == (0, "", VALID_UNTIL)
+    assert run(capsys, "--code", "123456") == (0, "", valid_until())
     assert home.credentials.read_text() == (
         f"{LONG_TERM}\n[default]\naws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\n"
-        f"aws_session_token = {STUB_TOKEN}\nexpiration = {STUB_EXPIRATION}\naws_security_token = {STUB_TOKEN}\n"
+        f"aws_session_token = {STUB_TOKEN}\nexpiration = {stub_expiration()}\naws_security_token = {STUB_TOKEN}\n"
     )
 
 
@@ -607,7 +612,7 @@ def test_otp_command_that_is_no_command_line(
     assert stub.requests == []
 
 
-def sts_answer(key: str, secret: str, token: str, expiration: str) -> Answer:
+def sts_answer(key: str, secret: str, token: str, expiration: str | None = None) -> Answer:
     server = StubServer.__new__(StubServer)
     server.sts_session(key, secret, token, expiration)
     return server.default
@@ -632,35 +637,35 @@ def sts_answer(key: str, secret: str, token: str, expiration: str) -> Answer:
             id="expiration-past-datetime",
         ),
         pytest.param(
-            sts_answer(STUB_KEY, "", STUB_TOKEN, STUB_EXPIRATION),
+            sts_answer(STUB_KEY, "", STUB_TOKEN),
             "STS at {url} answered with credentials that cannot be used: the secret access key is empty",
             id="empty-secret",
         ),
         pytest.param(
-            sts_answer(STUB_KEY, STUB_SECRET, "", STUB_EXPIRATION),
+            sts_answer(STUB_KEY, STUB_SECRET, ""),
             "STS at {url} answered with credentials that cannot be used: the session token is empty",
             id="empty-token",
         ),
         pytest.param(
-            sts_answer("ASIA STUB", STUB_SECRET, "tok&#10;en", STUB_EXPIRATION),
+            sts_answer("ASIA STUB", STUB_SECRET, "tok&#10;en"),
             "STS at {url} answered with credentials that cannot be used: the access key id is malformed; "
             "the session token is malformed",
             id="space-and-line-break",
         ),
         pytest.param(
-            sts_answer(STUB_KEY, "sécret", STUB_TOKEN, STUB_EXPIRATION),
+            sts_answer(STUB_KEY, "sécret", STUB_TOKEN),
             "STS at {url} answered with credentials that cannot be used: the secret access key is malformed",
             id="not-ascii",
         ),
         pytest.param(
-            sts_answer(STUB_KEY, STUB_SECRET, STUB_TOKEN, "2020-01-01T00:00:00Z"),
-            "STS at {url} answered with credentials that cannot be used: it expired at 2020-01-01 00:00:00 UTC by "
+            sts_answer(STUB_KEY, STUB_SECRET, STUB_TOKEN, EXPIRED),
+            "STS at {url} answered with credentials that cannot be used: it expired at {expired} by "
             "this machine's clock",
             id="expired",
         ),
         pytest.param(
-            sts_answer(STUB_KEY, STUB_SECRET, STUB_TOKEN, "2100-01-01T00:00:00Z"),
-            "STS at {url} answered with credentials that cannot be used: it expires at 2100-01-01 00:00:00 UTC, "
+            sts_answer(STUB_KEY, STUB_SECRET, STUB_TOKEN, TOO_FAR),
+            "STS at {url} answered with credentials that cannot be used: it expires at {too_far}, "
             "later than any session",
             id="too-far",
         ),
@@ -673,7 +678,8 @@ def test_sts_answer_is_checked_before_it_is_written(
     stub.default = answer
     RELIABILITY["tracebacks"] += 1
 
-    assert run(capsys, "--code", "123456") == (1, "", f"aws-mfa: error: {problem.format(url=stub.url)}\n")
+    message = problem.format(url=stub.url, expired=as_shown(EXPIRED), too_far=as_shown(TOO_FAR))
+    assert run(capsys, "--code", "123456") == (1, "", f"aws-mfa: error: {message}\n")
     assert home.credentials.read_text() == LONG_TERM
 
 
@@ -803,9 +809,9 @@ def test_env_with_stderr_closed_prints_only_the_exports(home: Home, session_stub
 
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == aws_mfa.env_lines(
-        aws_mfa.SessionCredentials(STUB_KEY, STUB_SECRET, STUB_TOKEN, aws_mfa.parse_expiration(STUB_EXPIRATION))  # type: ignore[arg-type]
+        aws_mfa.SessionCredentials(STUB_KEY, STUB_SECRET, STUB_TOKEN, aws_mfa.parse_expiration(stub_expiration()))  # type: ignore[arg-type]
     )
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 @pytest.mark.parametrize("mode", ["--env", "--credential-process", "--status", "--dry-run"])
@@ -835,7 +841,7 @@ def test_reader_that_goes_away_is_one_error_line(home: Home, session_stub: StubS
         os.close(write)
 
     assert (result.returncode, result.stderr) == (1, "aws-mfa: error: cannot write to standard output: Broken pipe\n")
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{SESSION}"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 @pytest.mark.prints_secrets
@@ -907,7 +913,7 @@ def test_warning_names_what_others_can_do(
         0,
         "",
         f"aws-mfa: warning: {home.credentials} can be {words} by other users (mode {mode:o}); chmod 600 it\n"
-        + VALID_UNTIL,
+        + valid_until(),
     )
 
 
@@ -1083,7 +1089,7 @@ def test_program_killed_by_a_signal_says_so(
         0,
         "",
         "aws-mfa: warning: 1Password failed (killed by signal 9): no message; asking for the code instead\n"
-        + VALID_UNTIL,
+        + valid_until(),
     )
 
 

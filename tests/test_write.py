@@ -14,7 +14,6 @@ import pytest
 from conftest import DEVICE
 from conftest import LONG_TERM
 from conftest import MOTO_KEY
-from conftest import STUB_EXPIRATION
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
@@ -70,7 +69,7 @@ def test_file_that_never_settles_is_left_to_the_other_program(tmp_path: Path) ->
 def test_held_lock_times_out_with_a_clear_error(
     home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stub: StubServer
 ) -> None:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     home.credentials.write_text(LONG_TERM)
     monkeypatch.setattr(aws_mfa, "LOCK_TIMEOUT", 0.2)
     lock = f"{home.credentials}.aws-mfa.lock"
@@ -84,7 +83,7 @@ def test_held_lock_times_out_with_a_clear_error(
 
 
 def test_lock_file_that_cannot_be_created(home: Home, capsys: pytest.CaptureFixture[str], stub: StubServer) -> None:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     home.credentials.write_text(LONG_TERM)
     lock = Path(f"{home.credentials}.aws-mfa.lock")
     lock.mkdir()
@@ -145,7 +144,7 @@ def test_failed_write_leaves_the_original_and_no_temporary(
 def test_composition_that_would_read_back_wrong_is_not_written(
     home: Home, capsys: pytest.CaptureFixture[str], stub: StubServer
 ) -> None:
-    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, STUB_EXPIRATION)
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     # Keys added at column 0 would make the indented header below a continuation line.
     content = f"{LONG_TERM}[default]\n  region = eu-west-1\n  [other]\n  region = eu-west-2\n"
     home.credentials.write_text(content)
