@@ -11,12 +11,12 @@ AWS_CLI := .venv-awscli/bin/aws
 # test-all: the suite on each Python the classifiers name, where pyenv has it.
 PYTHONS ?= 3.10 3.11 3.12 3.13
 
-.PHONY: test test-all test-min lint dist demo bench clean
+.PHONY: test test-dates test-all test-min lint dist demo bench clean
 
 $(BIN)/aws-mfa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,release]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dates,lint,release]'
 	touch $@
 
 $(AWS_CLI):
@@ -35,6 +35,17 @@ test: lint $(AWS_CLI)
 	TEST_AWS_CLI=$(abspath $(AWS_CLI)) $(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
+
+# The suite passes on any date and in any order: run whole, in a random order each time, with
+# every Python process's clock moved (tests/clock/sitecustomize.py): 400 days ahead, 90 days
+# ahead, and back to the eve of the day literal dates in the tests once broke the suite.
+CLOCKS ?= +400d +90d 2026-11-27T12:00:00Z
+test-dates: $(BIN)/aws-mfa $(AWS_CLI)
+	for clock in $(CLOCKS); do \
+		echo "TEST_CLOCK=$$clock"; \
+		TEST_CLOCK=$$clock PYTHONPATH=$(abspath tests/clock) TEST_AWS_CLI=$(abspath $(AWS_CLI)) \
+			$(BIN)/python -m pytest -q -p randomly -p no:cacheprovider || exit 1; \
+	done
 
 # The whole suite on every Python of PYTHONS that pyenv has (each in .venv-X.Y); one line
 # per Python at the end, SKIPPED for a missing one (which fails the run when CI=true).

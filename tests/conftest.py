@@ -180,7 +180,7 @@ class StubServer:
         )
 
     def sts_session(
-        self, key: str, secret: str, token: str, expiration: str | None = None, action: str = "GetSessionToken"
+        self, key: str, secret: str, token: str, *, expiration: str | None = None, action: str = "GetSessionToken"
     ) -> None:
         """Answer with these credentials; without an expiration, with stub_expiration() when asked."""
         extra = "<AssumedRoleUser><AssumedRoleId>AROA:x</AssumedRoleId><Arn>arn:aws:sts::1:assumed-role/r/x</Arn>"

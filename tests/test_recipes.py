@@ -90,6 +90,8 @@ def scheduler_env(home: Home, path: str, sts_url: str) -> dict[str, str]:
         # Not the scheduler's: STS is the stub on 127.0.0.1 and no metadata service is asked.
         "AWS_ENDPOINT_URL_STS": sts_url,
         "AWS_EC2_METADATA_DISABLED": "true",
+        # Under `make test-dates`, the moved clock (tests/clock) travels with the job too.
+        **({name: os.environ[name] for name in ("TEST_CLOCK", "PYTHONPATH")} if "TEST_CLOCK" in os.environ else {}),
     }
 
 
@@ -371,7 +373,7 @@ def test_role_recipe_assumes_each_role_with_the_session(
     (recipe,) = blocks("ini", "source_profile")
     home.config.write_text(recipe)
     assert run(capsys, "-t", "123456") == (0, "", valid_until())
-    session_stub.sts_session("ASIAROLE000000000001", "role/secret/0000000000", "ROLETOKEN", "AssumeRole")
+    session_stub.sts_session("ASIAROLE000000000001", "role/secret/0000000000", "ROLETOKEN", action="AssumeRole")
 
     for profile, role in (
         ("prod", "arn:aws:iam::123456789012:role/admin"),

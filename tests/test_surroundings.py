@@ -614,7 +614,7 @@ def test_otp_command_that_is_no_command_line(
 
 def sts_answer(key: str, secret: str, token: str, expiration: str | None = None) -> Answer:
     server = StubServer.__new__(StubServer)
-    server.sts_session(key, secret, token, expiration)
+    server.sts_session(key, secret, token, expiration=expiration)
     return server.default
 
 
