@@ -21,7 +21,7 @@ $(BIN)/aws-mfa: pyproject.toml
 
 $(AWS_CLI):
 	$(PYTHON) -m venv .venv-awscli
-	.venv-awscli/bin/python -m pip install --quiet 'awscli>=1.45.11'
+	.venv-awscli/bin/python -m pip install --quiet 'awscli>=1.45.11' time-machine==3.6.0  # the clock of test-dates
 	touch $@
 
 lint: $(BIN)/aws-mfa
@@ -44,7 +44,8 @@ test-dates: $(BIN)/aws-mfa $(AWS_CLI)
 	for clock in $(CLOCKS); do \
 		echo "TEST_CLOCK=$$clock"; \
 		TEST_CLOCK=$$clock PYTHONPATH=$(abspath tests/clock) TEST_AWS_CLI=$(abspath $(AWS_CLI)) \
-			$(BIN)/python -m pytest -q -p randomly -p no:cacheprovider || exit 1; \
+			$(BIN)/python -m pytest -p randomly -p no:cacheprovider \
+			-W "ignore:Module already imported so cannot be rewritten; time_machine" || exit 1; \
 	done
 
 # The whole suite on every Python of PYTHONS that pyenv has (each in .venv-X.Y); one line

@@ -311,6 +311,12 @@ def closed_url() -> str:
         return f"http://127.0.0.1:{unused.getsockname()[1]}"
 
 
+def clock_env() -> dict[str, str]:
+    """What a clean environment built by a test still carries under `make test-dates`: the moved clock."""
+    names = ("TEST_CLOCK", "PYTHONPATH") if "TEST_CLOCK" in os.environ else ()
+    return {name: os.environ[name] for name in names}
+
+
 def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
     for name, value in values.items():
         monkeypatch.setenv(name, value)

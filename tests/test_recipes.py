@@ -25,6 +25,7 @@ from conftest import STUB_TOKEN
 from conftest import Answer
 from conftest import Home
 from conftest import StubServer
+from conftest import clock_env
 from conftest import stub_session
 from conftest import valid_until
 from test_refresh import run
@@ -90,8 +91,7 @@ def scheduler_env(home: Home, path: str, sts_url: str) -> dict[str, str]:
         # Not the scheduler's: STS is the stub on 127.0.0.1 and no metadata service is asked.
         "AWS_ENDPOINT_URL_STS": sts_url,
         "AWS_EC2_METADATA_DISABLED": "true",
-        # Under `make test-dates`, the moved clock (tests/clock) travels with the job too.
-        **({name: os.environ[name] for name in ("TEST_CLOCK", "PYTHONPATH")} if "TEST_CLOCK" in os.environ else {}),
+        **clock_env(),
     }
 
 
@@ -224,6 +224,7 @@ def sdk_home(session_stub: StubServer, home: Home, user_bin: Path) -> dict[str, 
     measured = {name: value for name, value in os.environ.items() if name.startswith("COVERAGE_")}
     return {
         **measured,
+        **clock_env(),
         "HOME": str(home.path),
         "PATH": f"{user_bin}:/usr/bin:/bin",
         "AWS_PROFILE": "mfa",
