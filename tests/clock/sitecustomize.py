@@ -18,7 +18,9 @@ if _clock and importlib.util.find_spec("time_machine"):
     import time_machine
 
     if _clock[0] in "+-" and _clock.endswith("d"):
-        destination: float | datetime = time.time() + float(_clock[:-1]) * 86400
+        offset = float(_clock[:-1]) * 86400
     else:
-        destination = datetime.fromisoformat(_clock.replace("Z", "+00:00"))
-    time_machine.travel(destination, tick=True).start()
+        offset = datetime.fromisoformat(_clock.replace("Z", "+00:00")).timestamp() - time.time()
+        # Processes started later keep this one's offset, not the moment: one clock for the run.
+        os.environ["TEST_CLOCK"] = f"{offset / 86400:+.9f}d"
+    time_machine.travel(time.time() + offset, tick=True).start()
