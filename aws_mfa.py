@@ -800,7 +800,7 @@ def keys_to_move(
             f"no long-term key to set up: neither [{short_name}] nor [{long_name}] in {path} holds one. Add "
             f"'[{long_name}]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
             f"'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
-            f"'credential_process = ...' in [profile {long_name}] of the config file (see the README's recipes)"
+            f"'credential_process = ...' in [profile {long_name}] of the config file (see USAGE.md's key programs)"
         )
     if long_name in sections:
         raise AwsMfaError(
@@ -2069,8 +2069,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             "Get temporary AWS credentials with an MFA code: reads the long-term keys of "
             "[PROFILE-long-term] and writes a session into [PROFILE] of the credentials file. "
             "Settings may also be kept per profile in the config file (aws_mfa_duration, "
-            "aws_mfa_otp_command, ...; see the README)."
+            "aws_mfa_otp_command, ...; see USAGE.md)."
         ),
+        epilog="Every option, the config file's settings, recipes and exit codes: USAGE.md, beside the README.",
     )
     parser.set_defaults(given={})
     files = parser.add_argument_group("profiles and files")
@@ -2216,7 +2217,12 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     output = parser.add_argument_group("messages")
     loudness = output.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
-    loudness.add_argument("-v", "--verbose", action="store_true", help="also say where each setting came from")
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also say where the MFA device and the region came from (with --dry-run, every setting)",
+    )
     output.add_argument("-V", "--version", action="version", version=f"aws-mfa {__version__}")
     return parser
 
@@ -2676,8 +2682,9 @@ def _warn_of_unread_settings(
         other = ignored + args.long_term_suffix
         if other in sections or f"profile {other}" in config:
             messages.warn(
-                f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK sets it to its "
-                f"own); this is [{names[0]}]; pass -p {ignored} for [{ignored}]"
+                f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK passes its "
+                f"environment on, where AWS_PROFILE names the SDK's profile); this is [{names[0]}]; "
+                f"pass -p {ignored} for [{ignored}]"
             )
 
 
@@ -2937,8 +2944,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run and getattr(args, mode):
             parser.error(f"argument --dry-run: not allowed with argument --{mode.replace('_', '-')}")
     if args.profile is None:
-        # An SDK running us as credential_process sets AWS_PROFILE to its own profile (the one
-        # naming us), which is not the profile to write, and need not even be a usable one.
+        # An SDK runs a credential_process with its own environment, unchanged: an AWS_PROFILE
+        # there chose the SDK's profile (the one naming us, or any other the shell exported),
+        # which is not the profile to write, and need not even be a usable one.
         variables = ("AWS_MFA_PROFILE",) if args.credential_process else ("AWS_MFA_PROFILE", "AWS_PROFILE")
         named = next((variable for variable in variables if env.get(variable)), None)
         try:

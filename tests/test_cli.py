@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import Home
 from conftest import StubServer
@@ -148,9 +150,23 @@ def test_help_shows_environment_and_effective_defaults(
             "how long 1Password, the OTP command or the long-term key's credential_process may take (env "
             "AWS_MFA_OTP_TIMEOUT; default: 60)",
         ),
+        ("-v, --verbose", "also say where the MFA device and the region came from (with --dry-run, every setting)"),
         ("-V, --version", "show program's version number and exit"),
     ]:
         assert any(f"{listed} {text}" in flat for listed in as_listed(options)), options
+
+
+def test_help_ends_with_where_the_reference_is(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--help"])
+
+    out, err = capsys.readouterr()
+    assert (exit_info.value.code, err) == (0, "")
+    assert " ".join(out.split()).endswith(
+        "-V, --version show program's version number and exit "
+        "Every option, the config file's settings, recipes and exit codes: USAGE.md, beside the README."
+    )
+    assert Path(__file__).resolve().parent.parent.joinpath("USAGE.md").is_file()
 
 
 def as_listed(options: str) -> set[str]:

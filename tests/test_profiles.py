@@ -786,8 +786,8 @@ def test_credential_process_says_when_aws_profile_names_another_pair(
 
     assert (code, json.loads(out)["AccessKeyId"]) == (0, STUB_KEY)
     assert err == (
-        "aws-mfa: warning: AWS_PROFILE=work does not choose the profile with --credential-process (an SDK sets it "
-        "to its own); this is [default]; pass -p work for [work]\n"
+        "aws-mfa: warning: AWS_PROFILE=work does not choose the profile with --credential-process (an SDK passes "
+        "its environment on, where AWS_PROFILE names the SDK's profile); this is [default]; pass -p work for [work]\n"
     )
     assert home.credentials.read_text() == f"{LONG_TERM}\n{WORK_LONG_TERM}\n[default]\n{stub_session()}"
 

@@ -284,7 +284,7 @@ REFUSALS = [
         "no long-term key to set up: neither [default] nor [default-long-term] in {path} holds one. Add "
         "'[default-long-term]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
         "'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
-        "'credential_process = ...' in [profile default-long-term] of the config file (see the README's recipes)",
+        "'credential_process = ...' in [profile default-long-term] of the config file (see USAGE.md's key programs)",
         id="no-keys-anywhere",
     ),
     pytest.param(
@@ -293,7 +293,7 @@ REFUSALS = [
         "no long-term key to set up: neither [default] nor [default-long-term] in {path} holds one. Add "
         "'[default-long-term]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
         "'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
-        "'credential_process = ...' in [profile default-long-term] of the config file (see the README's recipes)",
+        "'credential_process = ...' in [profile default-long-term] of the config file (see USAGE.md's key programs)",
         id="only-a-session",
     ),
     pytest.param(
@@ -308,7 +308,7 @@ REFUSALS = [
         "no long-term key to set up: neither [default] nor [default-long-term] in {path} holds one. Add "
         "'[default-long-term]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
         "'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
-        "'credential_process = ...' in [profile default-long-term] of the config file (see the README's recipes)",
+        "'credential_process = ...' in [profile default-long-term] of the config file (see USAGE.md's key programs)",
         id="temporary-key-without-token",
     ),
     pytest.param(
