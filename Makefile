@@ -74,8 +74,15 @@ dist: $(BIN)/aws-mfa
 	.venv-wheel/bin/aws-mfa --version
 	.venv-wheel/bin/aws-mfa --help > /dev/null
 
-demo: $(BIN)/aws-mfa
-	$(BIN)/python tests/demo.py
+# The demo's own venv: the project and what tests/demo.py imports (boto3, moto's server), nothing else.
+DEMO := .venv-demo
+$(DEMO)/bin/aws-mfa: pyproject.toml aws_mfa.py
+	$(PYTHON) -m venv $(DEMO)
+	$(DEMO)/bin/python -m pip install --quiet '.[demo]'
+	touch $@
+
+demo: $(DEMO)/bin/aws-mfa
+	$(DEMO)/bin/python tests/demo.py
 
 # Builds .bench/venv (a plain install, as pipx gives users) and times every case; BENCH_ARGS=--with-peer
 # also installs broamski/aws-mfa 0.0.12 for the side-by-side refresh.
@@ -83,4 +90,4 @@ bench: $(BIN)/aws-mfa
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-min .venv-awscli .venv-3.* .venv-wheel dist build .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .venv-min .venv-awscli .venv-3.* .venv-wheel dist build .bench .coverage .coverage.* .mypy_cache .pytest_cache .ruff_cache
