@@ -331,9 +331,9 @@ def test_no_keys_anywhere_names_the_section(home: Home, capsys: pytest.CaptureFi
     )
 
 
-# --- the README's recipes, run with stand-ins for op, security and pass ------------------
+# --- USAGE.md's key programs, run with stand-ins for op, security and pass ---------------
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+USAGE = Path(__file__).resolve().parent.parent / "USAGE.md"
 STAND_INS = {
     "op": f"""
 values = {{"op://Private/AWS/access key id": {LONG_KEY!r}, "op://Private/AWS/secret access key": {LONG_SECRET!r}}}
@@ -359,22 +359,22 @@ print({LONG_SECRET!r})
 }
 
 
-def readme_recipes() -> list[str]:
-    section = README.read_text().split("### Keeping the long-term key out of the file")[1].split("\n## ")[0]
+def usage_recipes() -> list[str]:
+    section = USAGE.read_text().split("\n## Long-term keys from a program\n")[1].split("\n## ")[0]
     return [block for block in section.split("```ini\n")[1:] if "credential_process" in block.split("```")[0]]
 
 
 def recipe_config(block: str, tmp_path: Path) -> str:
-    template = README.read_text().split("```json\n")[1].split("```")[0]
+    template = USAGE.read_text().split("```json\n")[1].split("```")[0]
     (tmp_path / "aws-keys.json").write_text(template)
     return block.split("```")[0].replace("/Users/alice/.aws/aws-keys.json", str(tmp_path / "aws-keys.json"))
 
 
 @pytest.mark.parametrize("index", range(4), ids=["op-inject", "op-read", "keychain", "pass"])
-def test_readme_recipes(
+def test_usage_recipes(
     home: Home, sts_stub: StubServer, fake_bin: FakeBin, tmp_path: Path, capsys: pytest.CaptureFixture[str], index: int
 ) -> None:
-    recipes = readme_recipes()
+    recipes = usage_recipes()
     assert len(recipes) == 4
     for name, body in STAND_INS.items():
         fake_bin(name, body)
@@ -390,7 +390,7 @@ def test_readme_recipes(
 
 
 @pytest.mark.parametrize("index", range(2), ids=["op-inject", "op-read"])
-def test_readme_recipes_pass_ops_error_through(
+def test_usage_recipes_pass_ops_error_through(
     home: Home,
     sts_stub: StubServer,
     fake_bin: FakeBin,
@@ -401,7 +401,7 @@ def test_readme_recipes_pass_ops_error_through(
 ) -> None:
     fake_bin("op", STAND_INS["op"])
     (tmp_path / "bin" / "sh").symlink_to("/bin/sh")
-    home.config.write_text(recipe_config(readme_recipes()[index], tmp_path))
+    home.config.write_text(recipe_config(usage_recipes()[index], tmp_path))
     monkeypatch.setenv("OP_SIGNED_OUT", "1")
 
     assert run(capsys, "-t", "123456") == (

@@ -1,4 +1,4 @@
-"""The README's recipes, as written: cron, systemd and launchd with their minimal PATH; credential_process
+"""USAGE.md's recipes, as written: cron, systemd and launchd with their minimal PATH; credential_process
 under the real `aws` CLI; the role chained on the session under botocore."""
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from conftest import stub_session
 from conftest import valid_until
 from test_refresh import run
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+USAGE = (ROOT / "USAGE.md").read_text()
+README = (ROOT / "README.md").read_text()
 WORK_LONG_TERM = """[work-long-term]
 aws_access_key_id = AKIAEXAMPLEWORK00001
 aws_secret_access_key = work/secret/0000000000000000000000000000
@@ -49,9 +51,9 @@ IDENTITY_XML = (
 )
 
 
-def blocks(language: str, containing: str) -> list[str]:
-    """The README's fenced code blocks of one language that contain a text."""
-    return [block for block in re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL) if containing in block]
+def blocks(language: str, containing: str, text: str = USAGE) -> list[str]:
+    """USAGE.md's fenced code blocks of one language that contain a text."""
+    return [block for block in re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL) if containing in block]
 
 
 def find_aws_cli() -> str | None:
@@ -110,8 +112,8 @@ def token_codes(stub: StubServer) -> list[str]:
 # --- cron, systemd, launchd ---------------------------------------------------------------
 
 
-def cron_commands() -> list[str]:
-    lines = [line for block in blocks("cron", "aws-mfa") for line in block.splitlines() if line.strip()]
+def cron_commands(text: str = USAGE) -> list[str]:
+    lines = [line for block in blocks("cron", "aws-mfa", text) for line in block.splitlines() if line.strip()]
     return [line.split(None, 5)[5] for line in lines]
 
 
@@ -124,14 +126,30 @@ def systemd_command(home: Home) -> tuple[list[str], dict[str, str]]:
 
 def launchd_command(home: Home) -> tuple[list[str], dict[str, str]]:
     (plist,) = blocks("xml", "ProgramArguments")
-    # launchd expands nothing: the README writes alice's home out, the test puts its own there.
+    # launchd expands nothing: USAGE.md writes alice's home out, the test puts its own there.
     job = plistlib.loads(plist.replace("/Users/alice", str(home.path)).encode())
     return job["ProgramArguments"], job["EnvironmentVariables"]
 
 
-def test_readme_has_the_recipes() -> None:
+def test_usage_has_the_recipes() -> None:
     assert len(cron_commands()) == 2
     assert len(blocks("ini", "ExecStart=")) == len(blocks("xml", "ProgramArguments")) == 1
+
+
+def test_readme_cron_line_is_the_one_the_tests_run() -> None:
+    # The README shows USAGE.md's first cron line, which test_cron_recipe_with_crons_path runs.
+    assert cron_commands(README) == cron_commands()[:1]
+
+
+def test_every_command_block_is_run_or_marked() -> None:
+    # Each sh block of USAGE.md is run by a test or says it is not: the --setup lines by
+    # tests/test_setup.py (through main()), the --env line's shape by test_usage_env_recipe_sees_a_failure.
+    marked = "# example; not run by the tests"
+    unmarked = [block for block in blocks("sh", "", USAGE) if marked not in block]
+    assert [block.splitlines()[0] for block in unmarked] == [
+        "aws-mfa --setup --dry-run     # the change as a diff, secrets masked; nothing written",
+        'creds=$(aws-mfa --env) && eval "$creds"',
+    ]
 
 
 @pytest.mark.parametrize("line", [0, 1], ids=["cron-pass", "cron-1password"])
@@ -215,9 +233,9 @@ def aws_cli() -> str:
 
 @pytest.fixture
 def sdk_home(session_stub: StubServer, home: Home, user_bin: Path) -> dict[str, str]:
-    """The README's credential_process profile in ~/.aws/config, and the environment to run `aws` in."""
+    """USAGE.md's credential_process profile in ~/.aws/config, and the environment to run `aws` in."""
     (recipe,) = blocks("ini", "aws-mfa --credential-process")
-    # The README writes alice's absolute path (the SDK expands no ~); the test's home stands there.
+    # USAGE.md writes alice's absolute path (the SDK expands no ~); the test's home stands there.
     home.config.write_text(recipe.replace("/home/alice", str(home.path)))
     session_stub.actions["GetCallerIdentity"] = Answer(200, IDENTITY_XML)
     # coverage's own variables, so that aws-mfa run by the aws CLI is measured like any subprocess.

@@ -86,7 +86,7 @@ def test_unusable_suffixes_are_usage_errors(
 @pytest.mark.parametrize(
     "argv",
     [
-        pytest.param(["--long-term-suffix", "-lt"], id="as-the-README-writes-it"),
+        pytest.param(["--long-term-suffix", "-lt"], id="as-USAGE-writes-it"),
         pytest.param(["--long-term-suffix=-lt"], id="with-equals"),
         pytest.param(["--long-term", "-lt"], id="abbreviated"),
         pytest.param(["-q", "--long-term-suffix", "-lt", "-t", "123456"], id="among-others"),
@@ -873,7 +873,7 @@ def test_env_replaces_a_stale_security_token_that_botocore_would_prefer(
     assert (result.returncode, result.stdout) == (0, f"{STUB_KEY}|{STUB_TOKEN}\n"), result.stderr
 
 
-def test_readme_env_recipe_sees_a_failure(home: Home, stub: StubServer) -> None:
+def test_usage_env_recipe_sees_a_failure(home: Home, stub: StubServer) -> None:
     home.credentials.write_text(LONG_TERM)
     RELIABILITY["streams"] += 1
 
@@ -901,7 +901,7 @@ def test_unprintable_path_in_the_plan_is_one_error_line(home: Home, tmp_path: Pa
     )
 
 
-# --- what the README says, checked word by word -----------------------------------------
+# --- what USAGE.md says, checked word by word -------------------------------------------
 
 
 @pytest.mark.parametrize(
