@@ -4,7 +4,7 @@ PYTHON ?= python3
 PYTHON_MIN ?= $(firstword $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.10*/bin/python3.10) $(PYTHON))
 VENV := .venv
 BIN := $(VENV)/bin
-# The aws CLI that runs the README's credential_process recipe, in a venv of its own:
+# The aws CLI that runs USAGE.md's credential_process recipe, in a venv of its own:
 # awscli pins botocore exactly, and must not choose the botocore the suite tests.
 AWS_CLI := .venv-awscli/bin/aws
 

@@ -328,7 +328,7 @@ def secrets_in(text: str) -> list[str]:
 
 
 # What the reliability campaign ran, summed over the session and printed at its end, so the
-# README's figures come from a run of the suite rather than from prose.
+# figures in DEVELOPMENT.md come from a run of the suite rather than from prose.
 RELIABILITY: collections.Counter[str] = collections.Counter()
 
 
