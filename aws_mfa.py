@@ -2071,7 +2071,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             "Settings may also be kept per profile in the config file (aws_mfa_duration, "
             "aws_mfa_otp_command, ...; see USAGE.md)."
         ),
-        epilog="Every option, the config file's settings, recipes and exit codes: USAGE.md, beside the README.",
+        epilog="Every option, the config file, recipes and exit codes: see USAGE.md.",
     )
     parser.set_defaults(given={})
     files = parser.add_argument_group("profiles and files")

@@ -164,7 +164,7 @@ def test_help_ends_with_where_the_reference_is(capsys: pytest.CaptureFixture[str
     assert (exit_info.value.code, err) == (0, "")
     assert " ".join(out.split()).endswith(
         "-V, --version show program's version number and exit "
-        "Every option, the config file's settings, recipes and exit codes: USAGE.md, beside the README."
+        "Every option, the config file, recipes and exit codes: see USAGE.md."
     )
     assert Path(__file__).resolve().parent.parent.joinpath("USAGE.md").is_file()
 
