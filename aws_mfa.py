@@ -1908,21 +1908,94 @@ def _make_directory(directory: str) -> None:
     """The credentials file's directory, made 0700 if missing, as `aws configure` makes ~/.aws."""
     try:
         os.mkdir(directory, 0o700)
+        _settle_directory(directory)
     except FileExistsError:
         pass
     except OSError as error:
         raise AwsMfaError(f"cannot create {directory}: {error.strerror}") from None
 
 
+def _settle_directory(directory: str) -> None:
+    """A directory just made: 0700 whatever the umask (0277 would leave 0500, and every later run
+    locked out), and owned like the directory it was made in (root making ~/.aws in a user's HOME)."""
+    parent = os.stat(os.path.dirname(directory))
+    try:
+        # By descriptor, not following a link: the parent may be a user's, who could swap the new
+        # directory for a link to something of root's before a chmod or chown by name.
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except PermissionError:
+        # A umask without the owner's read bit, and not root (root opens anything): a chmod by
+        # name changes only what this user owns anyway.
+        os.chmod(directory, 0o700)
+        return
+    try:
+        os.fchmod(descriptor, 0o700)
+        with contextlib.suppress(PermissionError):  # not root: it stays this user's
+            os.fchown(descriptor, parent.st_uid, parent.st_gid)
+    finally:
+        os.close(descriptor)
+
+
+def _links_on_the_way(path: str) -> list[tuple[str, int]]:
+    """Each symbolic link followed in resolving path, with its owner, in the order followed."""
+    links: list[tuple[str, int]] = []
+    resolved = "/" if os.path.isabs(path) else os.getcwd()
+    parts = path.split("/")
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        resolved = os.path.join(resolved, part)
+        try:
+            info = os.lstat(resolved)
+        except OSError:  # missing: the rest of the way is created, not followed
+            continue
+        if stat.S_ISLNK(info.st_mode) and len(links) < 40:  # more: a loop, which the write reports
+            links.append((resolved, info.st_uid))
+            target = os.readlink(resolved)
+            parts[:0] = target.split("/")
+            resolved = "/" if target.startswith("/") else os.path.dirname(resolved)
+    return links
+
+
+def refuse_planted_links(path: str) -> None:
+    """As root, write through a user's symbolic link only to what that user owns.
+
+    A user who plants ~/.aws/credentials -> /root/.aws/credentials (or links ~/.aws itself) in
+    the HOME a root run uses would otherwise have root rewrite, or create, the target.
+    """
+    if sys.platform == "win32" or os.geteuid() != 0:  # pragma: no cover (Windows)
+        return
+    planted = [(link, uid) for link, uid in _links_on_the_way(path) if uid != 0]
+    if not planted:
+        return
+    real = target = os.path.realpath(path)
+    while not os.path.lexists(target):  # a new file: the directory it would be made in
+        target = os.path.dirname(target)
+    owner = os.lstat(target).st_uid
+    for link, uid in planted:
+        if uid != owner:
+            raise AwsMfaError(
+                f"{link} is a symbolic link of uid {uid} to {real}, which belongs to uid {owner}; as root, aws-mfa "
+                f"does not write through a user's link to what that user does not own. Run aws-mfa as uid {uid}, "
+                "or replace the link. The file is unchanged"
+            )
+
+
 def check_writable(path: str) -> None:
     """What would stop the write, found before a one-time code is spent on STS."""
+    refuse_planted_links(path)
     real = os.path.realpath(path)
     _make_directory(os.path.dirname(real))
-    uid = _owner(real, os.path.dirname(real))[0]
-    if sys.platform != "win32" and os.geteuid() not in (0, uid):
-        raise _foreign_file(real, uid)
-    with _locked(f"{real}.aws-mfa.lock"):
-        pass
+    owner = _owner(real, os.path.dirname(real))
+    if sys.platform != "win32" and os.geteuid() not in (0, owner[0]):
+        raise _foreign_file(real, owner[0])
+    with _locked(f"{real}.aws-mfa.lock") as lock:
+        # A lock file root leaves in a user's directory must stay usable by that user.
+        _settle_lock(lock, owner)
 
 
 def _try_lock(descriptor: int) -> bool:
@@ -1966,6 +2039,7 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
     """
     import tempfile  # only the refresh path writes
 
+    refuse_planted_links(path)
     real = os.path.realpath(path)  # replace the target, so a symlink stays a symlink
     directory, name = os.path.split(real)
     _make_directory(directory)
