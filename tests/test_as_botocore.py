@@ -141,7 +141,9 @@ def test_list_finds_the_programs_botocore_finds(home: Home, capsys: pytest.Captu
         # Dropped by botocore (three words), and replaced whole by a later spelling without a program.
         "[profile a b-long-term]\ncredential_process = never-run a\n\n"
         "[profile x-long-term]\ncredential_process = never-run x\n\n"
-        "[profile 'x-long-term']\nregion = eu-west-1\n"
+        "[profile 'x-long-term']\nregion = eu-west-1\n\n"
+        # Not a profile at all in the config file: no "profile" before the name.
+        "[w-long-term]\ncredential_process = never-run w\n"
     )
     RELIABILITY["read as botocore reads"] += 1
 
