@@ -671,6 +671,12 @@ def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: s
     return LongTermKeys(access_key_id, secret)
 
 
+def keys_in_file(section: Mapping[str, str] | None) -> bool:
+    """Whether the credentials file, not a program, supplies a profile's keys: as botocore decides,
+    by the presence of aws_access_key_id, even empty or without its secret (an error then)."""
+    return "aws_access_key_id" in (section or {})
+
+
 def holds_long_term_keys(section: Mapping[str, str] | None) -> bool:
     """Long-term keys, as `aws configure` writes them: an access key and no session token.
 
@@ -694,10 +700,11 @@ def long_term_kind(section: Mapping[str, str] | None) -> str:
 
 def key_program(config: Mapping[str, Mapping[str, str]], long_name: str) -> Helper | None:
     """The credential_process of the config file's long-term profile, if it has one."""
-    command = config.get(f"profile {long_name}", {}).get("credential_process")
-    what = f"credential_process of [profile {long_name}]"
+    found = profile_sections(long_name, config)
+    command = config[found[0]].get("credential_process") if found else None
     if not command:
         return None
+    what = f"credential_process of [{found[0]}]"
     try:
         return Helper(split_command(command), what)
     except ValueError as error:
@@ -717,7 +724,7 @@ def long_term_source(
 
     As in botocore, keys in the credentials file win over the config file's credential_process.
     """
-    if any(sections.get(long_name, {}).get(key) for key in KEY_NAMES):
+    if keys_in_file(sections.get(long_name)):
         return long_term_keys(sections, long_name, path)
     program = key_program(config, long_name)
     if program:
@@ -873,16 +880,56 @@ def session_values(credentials: SessionCredentials, role: str | None) -> dict[st
     }
 
 
-def profile_sections(name: str, config: Mapping[str, Mapping[str, str]]) -> tuple[str]:
-    """The config file's section for a profile, the one botocore reads.
+def profile_sections(name: str, config: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
+    """The config file's section for a profile, the one botocore reads; none if it has none."""
+    section = config_profiles(config).get(name)
+    return (section,) if section is not None else ()
 
-    For default that is [default] or [profile default], whichever comes later in the file:
-    botocore takes that one whole, and none of the other's keys.
+
+def config_header(name: str, config: Mapping[str, Mapping[str, str]]) -> str:
+    """The header of a profile's config section, as it is in the file or as it would be written."""
+    import shlex  # only for a message
+
+    return next(iter(profile_sections(name, config)), f"profile {shlex.quote(name)}")
+
+
+# The config object last looked up and its profiles: some 20 look-ups a run, each would read every header.
+_profiles_seen: tuple[object, dict[str, str]] = (None, {})
+
+
+def config_profiles(config: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Each profile of the config file and the section botocore reads it from.
+
+    botocore splits a header that starts with "profile" like a shell: [profile "my work"] is
+    profile `my work`, [profile  work] is `work`, and a header of other than two words is no
+    profile. Of two sections naming one profile ([default] and [profile default] too), it takes
+    the later one whole, and none of the other's keys.
     """
-    if name != DEFAULT_PROFILE:
-        return (f"profile {name}",)
-    present = [section for section in config if section in (DEFAULT_PROFILE, f"profile {DEFAULT_PROFILE}")]
-    return (present[-1] if present else f"profile {DEFAULT_PROFILE}",)
+    global _profiles_seen
+    seen, profiles = _profiles_seen
+    if seen is not config:
+        profiles = {}
+        for section in config:
+            if section == DEFAULT_PROFILE:
+                profiles[section] = section
+            elif section.startswith("profile"):
+                words = _shell_words(section)
+                if len(words) == 2:
+                    profiles[words[1]] = section
+        _profiles_seen = (config, profiles)
+    return profiles
+
+
+def _shell_words(text: str) -> list[str]:
+    """text split as shlex.split splits it (none if it cannot), without shlex for plain words."""
+    if not any(quote in text for quote in "'\"\\"):
+        return re.findall(r"[^ \t\r\n]+", text)
+    import shlex  # only for a quoted profile name
+
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unclosed quote
+        return []
 
 
 def resolve_setting(
@@ -1159,7 +1206,7 @@ def read_bytes(path: str) -> bytes | None:
     except OSError as error:
         if error.errno == errno.ENXIO:  # a socket cannot be opened
             raise _not_a_file(path) from None
-        raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+        raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
     try:
         info = os.fstat(descriptor)
         if stat.S_ISDIR(info.st_mode):
@@ -1170,12 +1217,16 @@ def read_bytes(path: str) -> bytes | None:
         with open(descriptor, "rb", closefd=False) as file:
             data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+        raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
     finally:
         os.close(descriptor)
     if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
         raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
     return data
+
+
+class _Unreadable(AwsMfaError):
+    """A file that exists (or may) but cannot be opened: permissions, a link loop, a file as a directory."""
 
 
 def _not_a_file(path: str) -> AwsMfaError:
@@ -1908,21 +1959,94 @@ def _make_directory(directory: str) -> None:
     """The credentials file's directory, made 0700 if missing, as `aws configure` makes ~/.aws."""
     try:
         os.mkdir(directory, 0o700)
+        _settle_directory(directory)
     except FileExistsError:
         pass
     except OSError as error:
         raise AwsMfaError(f"cannot create {directory}: {error.strerror}") from None
 
 
+def _settle_directory(directory: str) -> None:
+    """A directory just made: 0700 whatever the umask (0277 would leave 0500, and every later run
+    locked out), and owned like the directory it was made in (root making ~/.aws in a user's HOME)."""
+    parent = os.stat(os.path.dirname(directory))
+    try:
+        # By descriptor, not following a link: the parent may be a user's, who could swap the new
+        # directory for a link to something of root's before a chmod or chown by name.
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except PermissionError:
+        # A umask without the owner's read bit, and not root (root opens anything): a chmod by
+        # name changes only what this user owns anyway.
+        os.chmod(directory, 0o700)
+        return
+    try:
+        os.fchmod(descriptor, 0o700)
+        with contextlib.suppress(PermissionError):  # not root: it stays this user's
+            os.fchown(descriptor, parent.st_uid, parent.st_gid)
+    finally:
+        os.close(descriptor)
+
+
+def _links_on_the_way(path: str) -> list[tuple[str, int]]:
+    """Each symbolic link followed in resolving path, with its owner, in the order followed."""
+    links: list[tuple[str, int]] = []
+    resolved = "/" if os.path.isabs(path) else os.getcwd()
+    parts = path.split("/")
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        resolved = os.path.join(resolved, part)
+        try:
+            info = os.lstat(resolved)
+        except OSError:  # missing: the rest of the way is created, not followed
+            continue
+        if stat.S_ISLNK(info.st_mode) and len(links) < 40:  # more: a loop, which the write reports
+            links.append((resolved, info.st_uid))
+            target = os.readlink(resolved)
+            parts[:0] = target.split("/")
+            resolved = "/" if target.startswith("/") else os.path.dirname(resolved)
+    return links
+
+
+def refuse_planted_links(path: str) -> None:
+    """As root, write through a user's symbolic link only to what that user owns.
+
+    A user who plants ~/.aws/credentials -> /root/.aws/credentials (or links ~/.aws itself) in
+    the HOME a root run uses would otherwise have root rewrite, or create, the target.
+    """
+    if sys.platform == "win32" or os.geteuid() != 0:  # pragma: no cover (Windows)
+        return
+    planted = [(link, uid) for link, uid in _links_on_the_way(path) if uid != 0]
+    if not planted:
+        return
+    real = target = os.path.realpath(path)
+    while not os.path.lexists(target):  # a new file: the directory it would be made in
+        target = os.path.dirname(target)
+    owner = os.lstat(target).st_uid
+    for link, uid in planted:
+        if uid != owner:
+            raise AwsMfaError(
+                f"{link} is a symbolic link of uid {uid} to {real}, which belongs to uid {owner}; as root, aws-mfa "
+                f"does not write through a user's link to what that user does not own. Run aws-mfa as uid {uid}, "
+                "or replace the link. The file is unchanged"
+            )
+
+
 def check_writable(path: str) -> None:
     """What would stop the write, found before a one-time code is spent on STS."""
+    refuse_planted_links(path)
     real = os.path.realpath(path)
     _make_directory(os.path.dirname(real))
-    uid = _owner(real, os.path.dirname(real))[0]
-    if sys.platform != "win32" and os.geteuid() not in (0, uid):
-        raise _foreign_file(real, uid)
-    with _locked(f"{real}.aws-mfa.lock"):
-        pass
+    owner = _owner(real, os.path.dirname(real))
+    if sys.platform != "win32" and os.geteuid() not in (0, owner[0]):
+        raise _foreign_file(real, owner[0])
+    with _locked(f"{real}.aws-mfa.lock") as lock:
+        # A lock file root leaves in a user's directory must stay usable by that user.
+        _settle_lock(lock, owner)
 
 
 def _try_lock(descriptor: int) -> bool:
@@ -1966,6 +2090,7 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
     """
     import tempfile  # only the refresh path writes
 
+    refuse_planted_links(path)
     real = os.path.realpath(path)  # replace the target, so a symlink stays a symlink
     directory, name = os.path.split(real)
     _make_directory(directory)
@@ -2078,7 +2203,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "-c",
         "--credentials-path",
         metavar="PATH",
-        default=env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+        default=env.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
         help="the credentials file (env AWS_SHARED_CREDENTIALS_FILE; default: %(default)s)",
     )
     files.add_argument(
@@ -2540,7 +2665,11 @@ def _setup(
     sections = parse_ini(text, path)
     keys = keys_to_move(sections, config, short_name, long_name, path)
     if keys is None:
-        where = f"[{long_name}] of {path}" if long_name in sections else f"the config file's [profile {long_name}]"
+        where = (
+            f"[{long_name}] of {path}"
+            if long_name in sections
+            else f"the config file's [{config_header(long_name, config)}]"
+        )
         messages.say(f"already set up: the long-term key comes from {where}; run {command_line(short_name, long_name)}")
         if holds_long_term_keys(sections.get(short_name)) and long_name not in sections:
             messages.warn(
@@ -2623,11 +2752,15 @@ def _list(
     # The short-term name of each pair, and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
     # Only pairs a refresh could use: `-p NAME` must take the short name.
-    pairs = {short: f"[{name}] of {path}" for name in sections if (short := _short_name(name, suffix))}
-    for section_name, values in config.items():
-        name = section_name.removeprefix("profile ")
-        short = _short_name(name, suffix) if name != section_name else None
-        if short and values.get("credential_process") and not any(sections.get(name, {}).get(key) for key in KEY_NAMES):
+    pairs = {
+        short: f"[{name}] of {path}"
+        for name in sections
+        if (short := _short_name(name, suffix)) and keys_in_file(sections[name])
+    }
+    for name, section_name in config_profiles(config).items():
+        short = _short_name(name, suffix)
+        values = config[section_name]
+        if short and values.get("credential_process") and not keys_in_file(sections.get(name)):
             pairs[short] = f"credential_process of [{section_name}] in {config_path}"
     if not pairs:
         messages.say(
@@ -2669,12 +2802,12 @@ def _warn_of_unread_settings(
     if misplaced:
         messages.warn(
             f"{', '.join(misplaced)} of {path} is not read: aws-mfa's settings go in the config file, "
-            f"[{profile_sections(names[0], config)[0]}] or [profile {names[1]}]"
+            f"[{config_header(names[0], config)}] or [{config_header(names[1], config)}]"
         )
     ignored = env.get("AWS_PROFILE")
     if args.credential_process and "profile" not in args.given and ignored and ignored != names[0]:
         other = ignored + args.long_term_suffix
-        if other in sections or f"profile {other}" in config:
+        if other in sections or profile_sections(other, config):
             messages.warn(
                 f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK sets it to its "
                 f"own); this is [{names[0]}]; pass -p {ignored} for [{ignored}]"
@@ -2691,12 +2824,22 @@ def _short_name(long_name: str, suffix: str) -> str | None:
         return None
 
 
-def _read_config(env: Mapping[str, str]) -> tuple[str, Mapping[str, Mapping[str, str]]]:
-    """The config file's path and sections (none if it does not exist)."""
-    path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, Mapping[str, Mapping[str, str]]]:
+    """The config file's path and sections (none if it does not exist).
+
+    As botocore does, an empty AWS_CONFIG_FILE means no config file, and one that cannot be
+    read is taken as absent (said here, as botocore does not).
+    """
+    path = _expand(env.get("AWS_CONFIG_FILE", "~/.aws/config"))
+    if not path:
+        return "the config file (none: AWS_CONFIG_FILE is empty)", {}
     if os.path.realpath(path) == os.devnull:  # AWS_CONFIG_FILE=/dev/null: no config, as for the aws CLI
         return path, {}
-    text = read_text(path)
+    try:
+        text = read_text(path)
+    except _Unreadable as error:
+        messages.warn(f"{error}; going on without it, as the AWS CLI does")
+        return path, {}
     return path, parse_ini(text, path) if text is not None else {}
 
 
@@ -2709,7 +2852,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
     if args.list:
-        config_path, config = _read_config(env)
+        config_path, config = _read_config(env, messages)
         return _list(path, args.long_term_suffix, config_path, config, args.device, env, now, messages)
     if args.clear:
         return _clear(path, profile, messages)
@@ -2721,7 +2864,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise AwsMfaError(f"{path} does not exist; create it with a [{names[1]}] section")
         return _status(profile, sections.get(profile), now)
     # The config file may set --min-remaining and --assume-role, so even the skip path reads it.
-    config_path, config = _read_config(env)
+    config_path, config = _read_config(env, messages)
     if args.setup:
         with _signals_stop_the_run():
             return _setup(args, env, path, text or "", config, messages)
@@ -2945,6 +3088,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.profile = profile_name(env[named]) if named else DEFAULT_PROFILE
         except argparse.ArgumentTypeError as error:
             parser.error(f"{named}: {error}")
+    if not args.credentials_path:
+        # botocore takes an empty AWS_SHARED_CREDENTIALS_FILE for no credentials file: a session
+        # written anywhere would go unseen by the SDKs.
+        parser.error(
+            "the credentials file path is empty (-c or AWS_SHARED_CREDENTIALS_FILE), which the AWS SDKs take for "
+            "no credentials file; name a file, or unset AWS_SHARED_CREDENTIALS_FILE"
+        )
     try:
         code = _run(args, env)
     except AwsMfaError as error:

@@ -715,7 +715,7 @@ def test_list_shows_only_usable_pairs_and_no_raw_control_characters(
         f"[bell\x07-long-term]\n{keys}\n"
         f"[z-long-term]\n{keys}aws_mfa_device = arn:aws:iam::1:mfa/a\n  more\n"
     )
-    # botocore reads two spaces after `profile` as one: not a pair aws-mfa would use.
+    # botocore reads two spaces after `profile` as one, and so does aws-mfa (issue 21, item 9).
     home.config.write_text("[profile  y-long-term]\ncredential_process = never-run\n")
 
     code, out, err = run(capsys, "--list")
@@ -725,6 +725,8 @@ def test_list_shows_only_usable_pairs_and_no_raw_control_characters(
         f"bell\\x07: keys in [bell\\x07-long-term] of {home.credentials}; device not set (asked of IAM); "
         "session none\n"
         f"z: keys in [z-long-term] of {home.credentials}; device malformed (aws_mfa_device in [z-long-term]); "
+        "session none\n"
+        f"y: keys in credential_process of [profile  y-long-term] in {home.config}; device not set (asked of IAM); "
         "session none\n"
     )
 
