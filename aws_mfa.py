@@ -992,6 +992,12 @@ def mfa_device(
         if long_term.get(key):
             return Source(long_term[key], f"{key} in [{long_name}]")
     for name in (long_name, short_name):
+        # botocore reads a credentials section as part of the profile of its name, over the config
+        # file's; before --setup, [short_name] is where `aws configure` left the keys and the device.
+        recorded = credentials.get(name, {}) if name == short_name else {}
+        for key in ("aws_mfa_device", "mfa_serial"):
+            if recorded.get(key):
+                return Source(recorded[key], f"{key} in [{name}]")
         for section in profile_sections(name, config):
             if config.get(section, {}).get("mfa_serial"):
                 return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]")
