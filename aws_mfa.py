@@ -783,29 +783,42 @@ def keys_to_move(
     long_name: str,
     path: str,
 ) -> LongTermKeys | None:
-    """The long-term keys --setup moves out of [short_name]; None when [long_name] is already set up."""
+    """The long-term keys --setup moves out of [short_name]; None when [long_name] is already set up.
+
+    A [long_name] without keys (one holding only the device, say) receives them; one holding
+    part of a key is refused with what to complete, as the next refresh would refuse it.
+    """
     short_term = sections.get(short_name, {})
-    in_long_term = any(sections.get(long_name, {}).get(key) for key in KEY_NAMES)
+    long_term = sections.get(long_name, {})
+    in_long_term = any(key in long_term for key in KEY_NAMES)
     if in_long_term or key_program(config, long_name):
-        if in_long_term and holds_long_term_keys(short_term):
-            copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
-            if copy != long_term_keys(sections, long_name, path):
-                raise AwsMfaError(
-                    f"[{short_name}] and [{long_name}] in {path} hold different long-term keys; keep the one you use "
-                    f"in [{long_name}], delete the keys from [{short_name}], then run aws-mfa"
-                )
+        if in_long_term:
+            keys = _complete_long_term_keys(sections, short_name, long_name, path)
+            if holds_long_term_keys(short_term):
+                copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
+                if copy != keys:
+                    raise AwsMfaError(
+                        f"[{short_name}] and [{long_name}] in {path} hold different long-term keys, and a refresh "
+                        f"replaces only a copy of [{long_name}]'s; keep the key you use in [{long_name}] and move "
+                        f"the other's lines into a section of their own (e.g. [{short_name}-old]), then run aws-mfa"
+                    )
         return None
     if not holds_long_term_keys(short_term):
-        raise AwsMfaError(
-            f"no long-term key to set up: neither [{short_name}] nor [{long_name}] in {path} holds one. Add "
-            f"'[{long_name}]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
-            f"'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
-            f"'credential_process = ...' in [profile {long_name}] of the config file (see the README's recipes)"
+        add = (
+            f"Add 'aws_access_key_id = AKIA...' and 'aws_secret_access_key = ...' to [{long_name}] in {path}"
+            if long_name in sections
+            else f"Add '[{long_name}]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
+            f"'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}"
         )
-    if long_name in sections:
         raise AwsMfaError(
-            f"[{long_name}] in {path} exists but holds no keys; move aws_access_key_id and aws_secret_access_key "
-            f"of [{short_name}] into it, or remove it and run aws-mfa --setup again"
+            f"no long-term key to set up: neither [{short_name}] nor [{long_name}] in {path} holds one. {add}, "
+            f"or keep the key out of that file with 'credential_process = ...' in [profile {long_name}] of the "
+            "config file (see the README's recipes)"
+        )
+    if any(key in long_term for key in SESSION_TOKEN_KEYS):
+        raise AwsMfaError(
+            f"[{long_name}] in {path} holds a session token but no access key, and a long-term section holds no "
+            "token; take the token out of it (it was only a session's), then run aws-mfa --setup again"
         )
     # A token left beside the key (`aws configure` run over an old session) stays in
     # [short_name], where the refresh replaces it.
@@ -813,16 +826,35 @@ def keys_to_move(
     return long_term_keys({short_name: keys_only}, short_name, path)
 
 
+def _complete_long_term_keys(
+    sections: Mapping[str, Mapping[str, str]], short_name: str, long_name: str, path: str
+) -> LongTermKeys:
+    """[long_name]'s keys as a refresh takes them; refused as it would refuse them, naming [short_name]'s key."""
+    try:
+        return long_term_keys(sections, long_name, path)
+    except AwsMfaError as error:
+        if not holds_long_term_keys(sections.get(short_name)):
+            raise
+        raise AwsMfaError(
+            f"{error}. [{short_name}] holds a long-term key: if [{long_name}] is meant to hold that one, give it "
+            "both its lines, then run aws-mfa"
+        ) from None
+
+
 def move_keys(text: str, short_name: str, long_name: str, device: str | None) -> str:
-    """[short_name]'s two key lines, as they are, moved into a new [long_name] right before its header."""
+    """[short_name]'s two key lines, as they are, moved into [long_name]: a new one right before
+    [short_name]'s header, or the end of the one there is."""
     lines = split_lines(text)
     newline = "\r\n" if "\r\n" in text else "\n"
     kept: list[str] = []
     moved: list[str] = []
     header = 0
+    existing: int | None = None  # [long_name]'s last header, option or continuation line in kept
     for line, info in zip(lines, _classify(lines), strict=True):
         if info.section != short_name:
             kept.append(line)
+            if info.section == long_name and info.kind != "other":
+                existing = len(kept) - 1
         elif info.kind == "header":
             header = len(kept)
             kept.append(line)
@@ -831,7 +863,12 @@ def move_keys(text: str, short_name: str, long_name: str, device: str | None) ->
         else:
             kept.append(line)
     device_line = [f"aws_mfa_device = {device}{newline}"] if device else []
-    kept[header:header] = [f"[{long_name}]{newline}", *moved, *device_line, newline]
+    if existing is None:
+        kept[header:header] = [f"[{long_name}]{newline}", *moved, *device_line, newline]
+    else:
+        if not kept[existing].endswith(("\n", "\r")):
+            kept[existing] += newline
+        kept[existing + 1 : existing + 1] = [*moved, *device_line]
     return "".join(kept)
 
 
@@ -842,7 +879,10 @@ def moved_sections(
     expected = {name: dict(items) for name, items in before.items()}
     short_term = expected[short_name]
     # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
-    long_term = {**before.get(configparser.DEFAULTSECT, {}), **{key: short_term.pop(key) for key in KEY_NAMES}}
+    long_term = {
+        **before.get(long_name, before.get(configparser.DEFAULTSECT, {})),
+        **{key: short_term.pop(key) for key in KEY_NAMES},
+    }
     expected[long_name] = {**long_term, **({"aws_mfa_device": device} if device else {})}
     return expected
 
@@ -2545,10 +2585,11 @@ def _setup(
     short_name, long_name = args.profile, args.profile + args.long_term_suffix
     sections = parse_ini(text, path)
     keys = keys_to_move(sections, config, short_name, long_name, path)
+    in_file = any(sections.get(long_name, {}).get(key) for key in KEY_NAMES)
     if keys is None:
-        where = f"[{long_name}] of {path}" if long_name in sections else f"the config file's [profile {long_name}]"
+        where = f"[{long_name}] of {path}" if in_file else f"the config file's [profile {long_name}]"
         messages.say(f"already set up: the long-term key comes from {where}; run {command_line(short_name, long_name)}")
-        if holds_long_term_keys(sections.get(short_name)) and long_name not in sections:
+        if holds_long_term_keys(sections.get(short_name)) and not in_file:
             messages.warn(
                 f"[{short_name}] in {path} still holds an access key; a refresh replaces it only if it is the key "
                 "credential_process prints"
@@ -2556,33 +2597,63 @@ def _setup(
         return 0
     mode = readable_by_others(path)
     device = _checked_device(mfa_device(args.device, env, config, sections, long_name, short_name))
+    # A device [long_name] records already stays the one it records: a second line would break the file.
+    recorded = any(sections.get(long_name, {}).get(key) for key in ("aws_mfa_device", "mfa_serial"))
+    # What needs no network is refused before IAM is asked, and by a dry run as by the real one.
+    after = _setup_text(
+        text, config, keys, (short_name, long_name), None if recorded or not device else device.value, path
+    )
     if args.dry_run:
         import difflib  # only for --setup --dry-run
 
-        after = move_keys(text, short_name, long_name, device.value if device else None)
+        _refuse_foreign_file(path)
         diff = difflib.unified_diff(
             mask_secrets(text), mask_secrets(after), path, f"{path} after aws-mfa --setup", lineterm=""
         )
         notes = [] if device else ["aws_mfa_device: asked of IAM (ListMFADevices) when run without --dry-run"]
         _emit("".join(f"{line}\n" for line in [*diff, *notes, *([f"mode: {mode:o} -> 600"] if mode else [])]))
         return 0
+    check_writable(path)
     found = device.value if device else _setup_device(args, env, config, sections, keys, messages)
-
-    def compose(current: str) -> str:
-        fresh = parse_ini(current, path)
-        if keys_to_move(fresh, config, short_name, long_name, path) != keys:
-            raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
-        new_text = move_keys(current, short_name, long_name, found)
-        verify_text(moved_sections(fresh, short_name, long_name, found), new_text, f"[{long_name}]", path)
-        return new_text
-
-    write_atomically(path, compose, private=True)
+    written = None if recorded else found
+    write_atomically(
+        path,
+        lambda current: _setup_text(current, config, keys, (short_name, long_name), written, path),
+        private=True,
+    )
     if mode:
         messages.say(f"{path} could be read by other users (mode {mode:o}); it is now 600")
-    device_note = f" with aws_mfa_device = {found}" if found else ""
-    messages.say(f"moved the long-term key of [{short_name}] to a new [{long_name}]{device_note} in {path}")
+    device_note = f" with aws_mfa_device = {written}" if written else ""
+    target = f"[{long_name}]" if long_name in sections else f"a new [{long_name}]"
+    messages.say(f"moved the long-term key of [{short_name}] to {target}{device_note} in {path}")
     messages.say(f"next: run {command_line(short_name, long_name)} to put a session into [{short_name}]")
     return 0
+
+
+def _setup_text(
+    current: str,
+    config: Mapping[str, Mapping[str, str]],
+    keys: LongTermKeys,
+    names: tuple[str, str],
+    device: str | None,
+    path: str,
+) -> str:
+    """--setup's new text for the file as it is now, checked by reading it back."""
+    short_name, long_name = names
+    fresh = parse_ini(current, path)
+    if keys_to_move(fresh, config, short_name, long_name, path) != keys:
+        raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
+    new_text = move_keys(current, short_name, long_name, device)
+    verify_text(moved_sections(fresh, short_name, long_name, device), new_text, f"[{long_name}]", path)
+    return new_text
+
+
+def _refuse_foreign_file(path: str) -> None:
+    """check_writable's refusal of another user's file, without making the directory or the lock file."""
+    real = os.path.realpath(path)
+    uid = _owner(real, os.path.dirname(real))[0]
+    if sys.platform != "win32" and os.geteuid() not in (0, uid):
+        raise _foreign_file(real, uid)
 
 
 def _setup_device(

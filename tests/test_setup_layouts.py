@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import DEVICE
 from conftest import LONG_KEY
@@ -17,6 +19,9 @@ from test_setup import KEYS
 from test_setup import NEXT
 from test_setup import moved
 from test_setup import sts_stub  # noqa: F401 (a fixture)
+from test_surroundings import as_nobody
+from test_surroundings import nobody_dir  # noqa: F401 (a fixture)
+from test_surroundings import nobody_file
 
 OTHER_DEVICE = "arn:aws:iam::123456789012:mfa/not-this-one"
 
@@ -97,3 +102,183 @@ def test_the_long_term_profiles_device_wins_over_the_short_term_profiles(
     (request,) = sts_stub.requests
     assert params(request.body)["SerialNumber"] == DEVICE
     assert LONG_SECRET in home.credentials.read_text()
+
+
+# --- 15: partial [PROFILE-long-term] sections get a correct move or a refusal that says what to fix
+
+
+PARTIAL = [
+    pytest.param(
+        f"[default-long-term]\naws_mfa_device = {DEVICE}\n\n[default]\n{KEYS}",
+        [],
+        0,
+        "aws-mfa: moved the long-term key of [default] to [default-long-term] in {path}\n" + NEXT,
+        f"[default-long-term]\naws_mfa_device = {DEVICE}\n{KEYS}\n[default]\n",
+        id="device-only-long-term-section-gets-the-keys",
+    ),
+    pytest.param(
+        f"[default]\n# mine\n{KEYS}region = eu-west-1\n\n[default-long-term]\nmfa_serial = {DEVICE}\n",
+        ["--device", OTHER_DEVICE],
+        0,
+        "aws-mfa: moved the long-term key of [default] to [default-long-term] in {path}\n" + NEXT,
+        f"[default]\n# mine\nregion = eu-west-1\n\n[default-long-term]\nmfa_serial = {DEVICE}\n{KEYS}",
+        id="long-term-section-after-keeps-its-device-over-a-flag",
+    ),
+    pytest.param(
+        f"[default]\n{KEYS}[default-long-term]",
+        ["--device", DEVICE],
+        0,
+        "aws-mfa: moved the long-term key of [default] to [default-long-term] with aws_mfa_device = "
+        f"{DEVICE} in {{path}}\n" + NEXT,
+        f"[default]\n[default-long-term]\n{KEYS}aws_mfa_device = {DEVICE}\n",
+        id="empty-long-term-section-last-without-newline",
+    ),
+    pytest.param(
+        f"[default-long-term]\naws_access_key_id = {LONG_KEY}\n\n[default]\nregion = eu-west-1\n",
+        [],
+        1,
+        "aws-mfa: error: [default-long-term] in {path} lacks aws_secret_access_key; add the long-term key\n",
+        None,
+        id="key-id-only-is-not-set-up",
+    ),
+    pytest.param(
+        "[default-long-term]\naws_access_key_id = ASIATEMPORARY0000000\naws_secret_access_key = x\n"
+        "aws_session_token = oldtoken\n",
+        [],
+        1,
+        "aws-mfa: error: [default-long-term] in {path} holds temporary session credentials, not a long-term key; "
+        "put your IAM user's access key (AKIA...) there\n",
+        None,
+        id="session-in-long-term-section-is-not-set-up",
+    ),
+    pytest.param(
+        f"[default-long-term]\naws_secret_access_key = {LONG_SECRET}\n\n[default]\n{KEYS}",
+        [],
+        1,
+        "aws-mfa: error: [default-long-term] in {path} lacks aws_access_key_id; add the long-term key. [default] "
+        "holds a long-term key: if [default-long-term] is meant to hold that one, give it both its lines, then run "
+        "aws-mfa\n",
+        None,
+        id="secret-only-long-term-section-beside-keys",
+    ),
+    pytest.param(
+        f"[default-long-term]\naws_mfa_device = {DEVICE}\n\n[default]\nregion = eu-west-1\n",
+        [],
+        1,
+        "aws-mfa: error: no long-term key to set up: neither [default] nor [default-long-term] in {path} holds one. "
+        "Add 'aws_access_key_id = AKIA...' and 'aws_secret_access_key = ...' to [default-long-term] in {path}, or "
+        "keep the key out of that file with 'credential_process = ...' in [profile default-long-term] of the config "
+        "file (see the README's recipes)\n",
+        None,
+        id="device-only-long-term-section-and-no-key",
+    ),
+    pytest.param(
+        f"[default-long-term]\naws_session_token = oldtoken\n\n[default]\n{KEYS}",
+        [],
+        1,
+        "aws-mfa: error: [default-long-term] in {path} holds a session token but no access key, and a long-term "
+        "section holds no token; take the token out of it (it was only a session's), then run aws-mfa --setup "
+        "again\n",
+        None,
+        id="token-only-long-term-section",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "argv", "code", "err", "after"), PARTIAL)
+def test_setup_on_a_partial_long_term_section(
+    home: Home,
+    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+    before: str,
+    argv: list[str],
+    code: int,
+    err: str,
+    after: str | None,
+) -> None:
+    home.credentials.write_text(before)
+    sts_stub.actions["ListMFADevices"] = mfa_devices(OTHER_DEVICE)
+
+    assert run(capsys, "--setup", *argv) == (code, "", err.format(path=home.credentials))
+
+    assert home.credentials.read_text() == (after or before)
+    assert sts_stub.requests == []
+    if code == 0:
+        assert run(capsys, "-t", "123456") == (0, "", valid_until())
+        (request,) = sts_stub.requests
+        assert params(request.body)["SerialNumber"] == DEVICE
+        assert request.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
+
+
+def test_setup_with_a_device_only_long_term_section_and_a_key_program_names_the_program(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = f"[default-long-term]\naws_mfa_device = {DEVICE}\n"
+    home.credentials.write_text(before)
+    home.config.write_text("[profile default-long-term]\ncredential_process = op inject -i aws.json\n")
+
+    assert run(capsys, "--setup") == (
+        0,
+        "",
+        "aws-mfa: already set up: the long-term key comes from the config file's [profile default-long-term]; "
+        "run aws-mfa\n",
+    )
+    assert home.credentials.read_text() == before
+    assert stub.requests == []
+
+
+# --- 14 and 18: a dry run refuses as the real run does; local refusals come before IAM is asked
+
+
+UNREADABLE_BACK = (
+    "aws-mfa: error: {path}: the updated file would not read back as expected around [default-long-term] "
+    "(unusual indentation or [DEFAULT] keys?); nothing was written\n"
+)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param(f" [default]\n{KEYS}", id="indented-section-header"),
+        pytest.param(f"[DEFAULT]\n{KEYS}\n[default]\nregion = eu-west-1\n", id="keys-in-DEFAULT"),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry-run", "real"])
+def test_setup_refuses_a_layout_it_cannot_write_before_asking_iam_dry_run_or_not(
+    home: Home,
+    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+    before: str,
+    dry_run: list[str],
+) -> None:
+    home.credentials.write_text(before)
+    sts_stub.actions["ListMFADevices"] = mfa_devices(DEVICE)
+
+    assert run(capsys, "--setup", *dry_run) == (1, "", UNREADABLE_BACK.format(path=home.credentials))
+    assert home.credentials.read_text() == before
+    assert sts_stub.requests == []
+    assert sorted(path.name for path in home.credentials.parent.iterdir()) == ["credentials"]
+
+
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []], ids=["dry-run", "real"])
+def test_setup_on_a_file_of_another_user_is_refused_before_iam_dry_run_or_not(
+    nobody_dir: Path,  # noqa: F811 (the fixture imported above)
+    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+    dry_run: list[str],
+) -> None:
+    credentials = nobody_dir / "credentials"
+    nobody_file(credentials, f"[default]\n{KEYS}", owner=0, mode=0o666)
+    sts_stub.actions["ListMFADevices"] = mfa_devices(DEVICE)
+
+    with as_nobody():
+        result = run(capsys, "--setup", *dry_run)
+
+    assert result == (
+        1,
+        "",
+        f"aws-mfa: error: {credentials} belongs to uid 0, and a file written by this user would not; run aws-mfa "
+        "as that user. The file is unchanged\n",
+    )
+    assert (credentials.read_text(), credentials.stat().st_uid) == (f"[default]\n{KEYS}", 0)
+    assert sts_stub.requests == []
