@@ -772,7 +772,7 @@ def refuse_long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, 
     if kind:
         raise AwsMfaError(
             f"[{name}] in {path} holds long-term keys {kind}; {why}. "
-            "Move them to the long-term section (or delete them) and run again"
+            f"Move them into a section of their own (e.g. [{name}-old]) and run again"
         )
 
 
@@ -2552,7 +2552,7 @@ def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
     return 0 if valid else 1
 
 
-def _clear(path: str, name: str, messages: _Messages) -> int:
+def _clear(path: str, name: str, messages: _Messages, suffix: str = DEFAULT_SUFFIX) -> int:
     """Remove the session (and its role) from [name]; every other byte stays."""
     text = read_text(path)
     sections: Mapping[str, Mapping[str, str]] = parse_ini(text, path) if text is not None else {}
@@ -2564,13 +2564,32 @@ def _clear(path: str, name: str, messages: _Messages) -> int:
 
     def compose(current: str) -> str:
         fresh = parse_ini(current, path)
-        refuse_long_term_keys(fresh, name, path, "--clear removes only a session")
+        _refuse_to_clear_keys(fresh, name, suffix, path)
         return spliced(current, fresh, name, values, path)
 
-    refuse_long_term_keys(sections, name, path, "--clear removes only a session")
+    _refuse_to_clear_keys(sections, name, suffix, path)
     write_atomically(path, compose)
     messages.say(f"removed the session from [{name}] in {path}")
     return 0
+
+
+def _refuse_to_clear_keys(sections: Mapping[str, Mapping[str, str]], name: str, suffix: str, path: str) -> None:
+    """--clear never removes a long-term key, nor advises to: say what the section is, and what to run instead."""
+    kind = long_term_kind(sections.get(name))
+    if not kind:
+        return
+    short_name = _short_name(name, suffix)
+    if short_name is not None:
+        clear = command_line(short_name, name, "--clear")
+        hint = f"it is the long-term section of [{short_name}], whose session {clear} removes"
+    elif name + suffix not in sections:
+        setup = command_line(name, name + suffix, "--setup")
+        hint = f"to use them with aws-mfa, run {setup} to move them to [{name + suffix}]"
+    else:
+        hint = f"[{name}] holds no session to remove"
+    raise AwsMfaError(
+        f"[{name}] in {path} holds long-term keys {kind}; --clear removes only a session, never a long-term key: {hint}"
+    )
 
 
 def _setup(
@@ -2789,7 +2808,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         config_path, config = _read_config(env)
         return _list(path, args.long_term_suffix, config_path, config, args.device, env, now, messages)
     if args.clear:
-        return _clear(path, profile, messages)
+        return _clear(path, profile, messages, args.long_term_suffix)
     text = read_text(path)
     sections = parse_ini(text or "", path)
     names = (profile, profile + args.long_term_suffix)

@@ -8,6 +8,7 @@ import pytest
 from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
+from conftest import LONG_TERM
 from conftest import Home
 from conftest import StubServer
 from conftest import stub_session
@@ -24,6 +25,7 @@ from test_surroundings import nobody_dir  # noqa: F401 (a fixture)
 from test_surroundings import nobody_file
 
 OTHER_DEVICE = "arn:aws:iam::123456789012:mfa/not-this-one"
+SESSION = "aws_access_key_id = ASIAOLD0000000000000\naws_secret_access_key = oldsecret\naws_session_token = oldtoken\n"
 
 
 # --- 13: a device already recorded in [PROFILE] is the one used ------------------------------
@@ -282,3 +284,51 @@ def test_setup_on_a_file_of_another_user_is_refused_before_iam_dry_run_or_not(
     )
     assert (credentials.read_text(), credentials.stat().st_uid) == (f"[default]\n{KEYS}", 0)
     assert sts_stub.requests == []
+
+
+# --- 16: --clear never removes a long-term key, nor advises deleting one ------------------------
+
+
+CLEAR_REFUSALS = [
+    pytest.param(
+        f"{LONG_TERM}\n[default]\n{SESSION}",
+        ["-p", "default-long-term"],
+        "[default-long-term] in {path} holds long-term keys without a session token; --clear removes only a "
+        "session, never a long-term key: it is the long-term section of [default], whose session aws-mfa --clear "
+        "removes",
+        id="the-long-term-section",
+    ),
+    pytest.param(
+        f"[work-lt]\n{KEYS}\n[work]\n{SESSION}",
+        ["-p", "work-lt", "--long-term-suffix=-lt"],
+        "[work-lt] in {path} holds long-term keys without a session token; --clear removes only a session, never "
+        "a long-term key: it is the long-term section of [work], whose session aws-mfa --clear -p work "
+        "--long-term-suffix=-lt removes",
+        id="a-named-long-term-section",
+    ),
+    pytest.param(
+        f"[default]\n{KEYS}",
+        [],
+        "[default] in {path} holds long-term keys without a session token; --clear removes only a session, never "
+        "a long-term key: to use them with aws-mfa, run aws-mfa --setup to move them to [default-long-term]",
+        id="aws-configure-keys",
+    ),
+    pytest.param(
+        f"{LONG_TERM}\n[default]\naws_access_key_id = AKIAANOTHERKEY000000\naws_secret_access_key = other\n",
+        [],
+        "[default] in {path} holds long-term keys without a session token; --clear removes only a session, never "
+        "a long-term key: [default] holds no session to remove",
+        id="another-key-beside-the-long-term-section",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "argv", "message"), CLEAR_REFUSALS)
+def test_clear_refuses_long_term_keys_without_advice_to_delete_them(
+    home: Home, capsys: pytest.CaptureFixture[str], before: str, argv: list[str], message: str
+) -> None:
+    home.credentials.write_text(before)
+
+    assert run(capsys, "--clear", *argv) == (1, "", f"aws-mfa: error: {message.format(path=home.credentials)}\n")
+    assert home.credentials.read_text() == before
+    assert "delete" not in message
