@@ -1802,7 +1802,7 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
     """The one usable MFA device of the key's user, from iam:ListMFADevices."""
     where = f"pass --device or add aws_mfa_device to [{long_name}]"
     try:
-        usable = usable_devices(keys, region, long_name, credentials_path)
+        usable = usable_devices_in_time(keys, region, long_name, credentials_path)
     except DevicesUnknown as error:
         raise AwsMfaError(f"{error}; {where}") from None
     if not usable:
@@ -1813,7 +1813,18 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
 
 
 class DevicesUnknown(AwsMfaError):
-    """IAM did not say which MFA devices the key's user has (refused, unreachable, not IAM)."""
+    """IAM did not say which MFA devices the key's user has (refused, unreachable, not IAM, too slow)."""
+
+
+def usable_devices_in_time(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
+    """usable_devices, or DevicesUnknown once ANSWER_DEADLINE has passed (the call is left behind).
+
+    An answer that trickles in never trips the read timeout: a slow IAM is one that did not say.
+    """
+    usable = in_background(lambda: usable_devices(keys, region, profile, credentials_path))(ANSWER_DEADLINE)
+    if usable is None:
+        raise DevicesUnknown(f"no MFA device configured and IAM did not finish answering within {ANSWER_DEADLINE:g} s")
+    return usable
 
 
 def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
@@ -2434,7 +2445,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     if not device:
         region = plan.region.value if plan.region else None
         keys = long_term()
-        device = _in_time(lambda: discover_device(keys, region, plan.long_name, plan.path), "IAM")
+        device = discover_device(keys, region, plan.long_name, plan.path)
         messages.notice(
             f"using MFA device {device}; to skip this look-up, add "
             + (
@@ -2690,7 +2701,7 @@ def _setup_device(
     try:
         # [long_name] does not exist yet; botocore wants a profile that does.
         where = region.value if region else None
-        usable = _in_time(lambda: usable_devices(keys, where, short_name, _expand(args.credentials_path)), "IAM")
+        usable = usable_devices_in_time(keys, where, short_name, _expand(args.credentials_path))
     except DevicesUnknown as error:
         messages.warn(f"{error}; moving the keys without it: {later}")
         return None

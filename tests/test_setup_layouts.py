@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
+from conftest import Answer
 from conftest import Home
 from conftest import StubServer
 from conftest import stub_session
@@ -17,12 +19,15 @@ from test_modes import mfa_devices
 from test_modes import params
 from test_refresh import run
 from test_setup import KEYS
+from test_setup import LATER
 from test_setup import NEXT
 from test_setup import moved
 from test_setup import sts_stub  # noqa: F401 (a fixture)
 from test_surroundings import as_nobody
 from test_surroundings import nobody_dir  # noqa: F401 (a fixture)
 from test_surroundings import nobody_file
+
+import aws_mfa
 
 OTHER_DEVICE = "arn:aws:iam::123456789012:mfa/not-this-one"
 SESSION = "aws_access_key_id = ASIAOLD0000000000000\naws_secret_access_key = oldsecret\naws_session_token = oldtoken\n"
@@ -332,3 +337,50 @@ def test_clear_refuses_long_term_keys_without_advice_to_delete_them(
     assert run(capsys, "--clear", *argv) == (1, "", f"aws-mfa: error: {message.format(path=home.credentials)}\n")
     assert home.credentials.read_text() == before
     assert "delete" not in message
+
+
+# --- 17: a slow IAM is treated like one that refuses: bounded, and the keys are moved ---------
+
+
+def test_setup_with_a_trickling_iam_answer_moves_the_keys_without_a_device_in_bounded_time(
+    home: Home,
+    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home.credentials.write_text(f"[default]\n{KEYS}")
+    answer = mfa_devices(DEVICE)
+    sts_stub.actions["ListMFADevices"] = Answer(answer.status, answer.body, drip=0.2)  # minutes for the whole body
+    monkeypatch.setattr(aws_mfa, "ANSWER_DEADLINE", 1.5)
+    started = time.monotonic()
+
+    assert run(capsys, "--setup") == (
+        0,
+        "",
+        "aws-mfa: warning: no MFA device configured and IAM did not finish answering within 1.5 s; moving the keys "
+        f"without it: {LATER}\n" + moved(home.credentials, device=None) + NEXT,
+    )
+    assert time.monotonic() - started < 10
+    assert home.credentials.read_text() == f"[default-long-term]\n{KEYS}\n[default]\n"
+
+
+def test_refresh_with_a_trickling_iam_answer_says_how_to_name_the_device(
+    home: Home,
+    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = f"[default-long-term]\n{KEYS}"
+    home.credentials.write_text(before)
+    answer = mfa_devices(DEVICE)
+    sts_stub.actions["ListMFADevices"] = Answer(answer.status, answer.body, drip=0.2)
+    monkeypatch.setattr(aws_mfa, "ANSWER_DEADLINE", 1.5)
+
+    assert run(capsys, "-t", "123456") == (
+        1,
+        "",
+        "aws-mfa: error: no MFA device configured and IAM did not finish answering within 1.5 s; pass --device or "
+        "add aws_mfa_device to [default-long-term]\n",
+    )
+    assert [params(request.body)["Action"] for request in sts_stub.requests] == ["ListMFADevices"]
+    assert home.credentials.read_text() == before
