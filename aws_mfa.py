@@ -1955,6 +1955,12 @@ def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
 
 
 def _foreign_file(real: str, uid: int) -> AwsMfaError:
+    if not os.path.lexists(real):  # the owner is the directory's, where the file would be made
+        return AwsMfaError(
+            f"{os.path.dirname(real)} belongs to uid {uid}, and {real} does not exist: a file made there by this "
+            f"user would not belong to uid {uid} as the directory does; run aws-mfa as that user, or give the "
+            "directory to this user. Nothing was written"
+        )
     return AwsMfaError(
         f"{real} belongs to uid {uid}, and a file written by this user would not; run aws-mfa as that user. "
         "The file is unchanged"
@@ -2039,7 +2045,7 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
             except OSError as error:
                 raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
             try:
-                mode = os.stat(real).st_mode & (0o7700 if private else 0o7777) if before is not None else 0o600
+                mode = _mode_after(os.stat(real).st_mode, private=private) if before is not None else 0o600
                 with open(descriptor, "wb") as file:
                     _keep_owner(descriptor, owner, real)
                     file.write(data)
@@ -2061,6 +2067,12 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
         else:
             raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
         _fsync_directory(directory)
+
+
+def _mode_after(mode: int, *, private: bool) -> int:
+    """The file's mode after a write: the same, or for a private one that others could use, 0600
+    (their bits, the execute and the setuid, setgid and sticky bits mean nothing for a credentials file)."""
+    return 0o600 if private and mode & 0o077 else mode & 0o7777
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:

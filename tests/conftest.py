@@ -110,7 +110,6 @@ class Answer(NamedTuple):
     status: int
     body: str | Callable[[], str]  # a callable is called when the request comes
     hang: bool = False
-    drip: float = 0.0  # seconds between the body's bytes: an answer that trickles in, never timing out a read
 
 
 class StubServer:
@@ -146,13 +145,6 @@ class StubServer:
                 self.send_response(answer.status)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if answer.drip:
-                    for byte in data:
-                        if stub.release.wait(answer.drip):
-                            return
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                    return
                 self.wfile.write(data)
 
             do_GET = do_POST = do_PUT = _answer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -10,7 +12,6 @@ from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
-from conftest import Answer
 from conftest import Home
 from conftest import StubServer
 from conftest import stub_session
@@ -23,6 +24,7 @@ from test_setup import LATER
 from test_setup import NEXT
 from test_setup import moved
 from test_setup import sts_stub  # noqa: F401 (a fixture)
+from test_surroundings import Trickle
 from test_surroundings import as_nobody
 from test_surroundings import nobody_dir  # noqa: F401 (a fixture)
 from test_surroundings import nobody_file
@@ -343,44 +345,73 @@ def test_clear_refuses_long_term_keys_without_advice_to_delete_them(
 
 
 def test_setup_with_a_trickling_iam_answer_moves_the_keys_without_a_device_in_bounded_time(
-    home: Home,
-    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home.credentials.write_text(f"[default]\n{KEYS}")
-    answer = mfa_devices(DEVICE)
-    sts_stub.actions["ListMFADevices"] = Answer(answer.status, answer.body, drip=0.2)  # minutes for the whole body
+    trickle = Trickle()  # one byte every 0.2 s: no read ever times out
+    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", trickle.url)
     monkeypatch.setattr(aws_mfa, "ANSWER_DEADLINE", 1.5)
     started = time.monotonic()
+    try:
+        result = run(capsys, "--setup")
+    finally:
+        trickle.close()
 
-    assert run(capsys, "--setup") == (
+    assert result == (
         0,
         "",
         "aws-mfa: warning: no MFA device configured and IAM did not finish answering within 1.5 s; moving the keys "
         f"without it: {LATER}\n" + moved(home.credentials, device=None) + NEXT,
     )
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 5
     assert home.credentials.read_text() == f"[default-long-term]\n{KEYS}\n[default]\n"
 
 
-def test_refresh_with_a_trickling_iam_answer_says_how_to_name_the_device(
+# --- 18: messages that say what really happens ------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o4755, 0o2755, 0o1755, 0o640, 0o604])
+def test_setup_makes_a_file_others_can_use_0600_as_it_says(
     home: Home,
     sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    mode: int,
 ) -> None:
-    before = f"[default-long-term]\n{KEYS}"
-    home.credentials.write_text(before)
-    answer = mfa_devices(DEVICE)
-    sts_stub.actions["ListMFADevices"] = Answer(answer.status, answer.body, drip=0.2)
-    monkeypatch.setattr(aws_mfa, "ANSWER_DEADLINE", 1.5)
+    home.credentials.write_text(f"[default]\n{KEYS}")
+    os.chmod(home.credentials, mode)
 
-    assert run(capsys, "-t", "123456") == (
+    assert run(capsys, "--setup", "--dry-run", "--device", DEVICE)[1].endswith(f"mode: {mode & 0o777:o} -> 600\n")
+    assert run(capsys, "--setup", "--device", DEVICE) == (
+        0,
+        "",
+        f"aws-mfa: {home.credentials} could be read by other users (mode {mode & 0o777:o}); it is now 600\n"
+        + moved(home.credentials)
+        + NEXT,
+    )
+    assert stat.S_IMODE(home.credentials.stat().st_mode) == 0o600
+    assert home.credentials.read_text() == f"[default-long-term]\n{KEYS}aws_mfa_device = {DEVICE}\n\n[default]\n"
+
+
+def test_refresh_into_a_missing_file_in_another_users_directory_names_the_directory(
+    nobody_dir: Path,  # noqa: F811 (the fixture imported above)
+    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `sudo aws configure` once made ~/.aws root's; the credentials file does not exist yet.
+    os.chown(nobody_dir, 0, 0)
+    os.chmod(nobody_dir, 0o755)  # noqa: S103 (a directory anyone may read, as ~/.aws often is)
+    nobody_file(nobody_dir / "config", "[profile default-long-term]\ncredential_process = keys-program\n", owner=0)
+    os.chmod(nobody_dir / "config", 0o644)
+
+    with as_nobody():
+        result = run(capsys, "-t", "123456", "--device", DEVICE)
+
+    assert result == (
         1,
         "",
-        "aws-mfa: error: no MFA device configured and IAM did not finish answering within 1.5 s; pass --device or "
-        "add aws_mfa_device to [default-long-term]\n",
+        f"aws-mfa: error: {nobody_dir} belongs to uid 0, and {nobody_dir / 'credentials'} does not exist: a file "
+        "made there by this user would not belong to uid 0 as the directory does; run aws-mfa as that user, or give "
+        "the directory to this user. Nothing was written\n",
     )
-    assert [params(request.body)["Action"] for request in sts_stub.requests] == ["ListMFADevices"]
-    assert home.credentials.read_text() == before
+    assert sorted(path.name for path in nobody_dir.iterdir()) == ["config"]
+    assert sts_stub.requests == []
