@@ -2120,6 +2120,37 @@ def _from_env(env: Mapping[str, str], names: Sequence[str]) -> str:
     return ""
 
 
+class _Variable(str):
+    """An environment variable's value as an argparse default: a bad one is reported by the variable's name."""
+
+    variable: str
+
+
+def _variable(env: Mapping[str, str], name: str) -> _Variable | None:
+    """The variable's value as a default for argparse, None when it is unset or empty."""
+    if not env.get(name):
+        return None
+    value = _Variable(env[name])
+    value.variable = name
+    return value
+
+
+def _naming_variables(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type that names the variable, not the flag, when a default from one is bad."""
+
+    def check(text: str) -> T:
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError as error:
+            if not isinstance(text, _Variable):
+                raise
+            # argparse prefixes a type's error with the flag; an error with no argument has none.
+            raise argparse.ArgumentError(None, f"{text.variable}: {error}") from None
+
+    check.__name__ = parse.__name__  # argparse names the type in some of its messages
+    return check
+
+
 class _Given(argparse.Action):
     """Stores the value and notes that the command line gave it: a flag beats every other source."""
 
@@ -2162,17 +2193,17 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     files.add_argument(
         "--long-term-suffix",
         metavar="SUFFIX",
-        type=long_term_suffix,
-        default=env.get("AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
+        type=_naming_variables(long_term_suffix),
+        default=_variable(env, "AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
         help="the long-term profile is PROFILE+SUFFIX (env AWS_MFA_LONG_TERM_SUFFIX; default: %(default)s)",
     )
     session = parser.add_argument_group("the session")
     session.add_argument(
         "-d",
         "--duration",
-        type=parse_duration,
+        type=_naming_variables(parse_duration),
         action=_Given,
-        default=env.get("AWS_SESSION_DURATION") or None,
+        default=_variable(env, "AWS_SESSION_DURATION"),
         help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
         + (
             env.get("AWS_SESSION_DURATION", "").replace("%", "%%")
@@ -2192,9 +2223,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--assume-role",
         metavar="ARN",
-        type=role_argument,
+        type=_naming_variables(role_argument),
         action=_Given,
-        default=env.get("AWS_MFA_ASSUME_ROLE") or None,
+        default=_variable(env, "AWS_MFA_ASSUME_ROLE"),
         help="call AssumeRole with MFA instead of GetSessionToken (env AWS_MFA_ASSUME_ROLE; default: %(default)s)",
     )
     session.add_argument(
@@ -2215,9 +2246,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--min-remaining",
         metavar="DURATION",
-        type=parse_min_remaining,
+        type=_naming_variables(parse_min_remaining),
         action=_Given,
-        default=env.get("AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
+        default=_variable(env, "AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
         help="keep a session that has more than this left (env AWS_MFA_MIN_REMAINING; default: %(default)s)",
     )
     code = parser.add_argument_group("the MFA device and code")
@@ -2235,9 +2266,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     code.add_argument(
         "--otp-command",
         metavar="COMMAND",
-        type=command_argument,
+        type=_naming_variables(command_argument),
         action=_Given,
-        default=env.get("AWS_MFA_OTP_COMMAND") or None,
+        default=_variable(env, "AWS_MFA_OTP_COMMAND"),
         help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
         "(env AWS_MFA_OTP_COMMAND; default: "
         + (shown_command(env["AWS_MFA_OTP_COMMAND"]).replace("%", "%%") if env.get("AWS_MFA_OTP_COMMAND") else "None")
@@ -2261,8 +2292,8 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     code.add_argument(
         "--otp-timeout",
         metavar="SECONDS",
-        type=parse_timeout,
-        default=env.get("AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
+        type=_naming_variables(parse_timeout),
+        default=_variable(env, "AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
         help="how long 1Password, the OTP command or the long-term key's credential_process may take "
         "(env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
     )

@@ -100,7 +100,7 @@ def test_bad_duration_in_the_environment_is_a_usage_error(
 
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.endswith(
-        "aws-mfa: error: argument -d/--duration: 'forever' is not a duration (use seconds like 43200, or 15m, "
+        "aws-mfa: error: AWS_SESSION_DURATION: 'forever' is not a duration (use seconds like 43200, or 15m, "
         "12h, 1h30m)\n"
     )
 
