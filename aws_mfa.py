@@ -63,6 +63,7 @@ ROLE_DURATION = 3600
 DEFAULT_MIN_REMAINING = "15m"
 MIN_DURATION = 900
 MAX_DURATION = 129600
+MAX_ROLE_DURATION = 43200  # AssumeRole's limit, whatever the role's maximum session duration
 DEFAULT_OTP_TIMEOUT = 60.0
 MAX_OTP_TIMEOUT = 3600.0
 PROMPT_ATTEMPTS = 3
@@ -204,6 +205,10 @@ class Settings(NamedTuple):
 
 class AwsMfaError(Exception):
     """A failure the user can act on; main() prints it as one line and exits 1."""
+
+
+class UsageError(AwsMfaError):
+    """Settings that cannot go together, found once they are all read; main() exits 2, as for a bad flag."""
 
 
 # --- pure functions that decide ------------------------------------------------
@@ -954,6 +959,35 @@ def _checked(source: Source | None, parse: Callable[[str], T]) -> T | None:
         return parse(source.value)
     except argparse.ArgumentTypeError as error:
         raise AwsMfaError(f"{source.origin}: {error}; nothing was run") from None
+
+
+def _described(source: Source | None, seconds: int, default: str) -> str:
+    """A duration setting for a message: its seconds and where they came from."""
+    if source is None:
+        where = default
+    elif source.origin.startswith("--"):
+        where = "from the command line"
+    else:
+        where = f"from {source.origin}"
+    return f"{seconds} s, {where}"
+
+
+def check_durations(settings: Settings, warn: Callable[[str], None]) -> None:
+    """Refuse a role session longer than AssumeRole gives; warn when no session could outlast --min-remaining."""
+    duration = settings.duration or (ROLE_DURATION if settings.assume_role else DEFAULT_DURATION)
+    default = "the default with a role" if settings.assume_role else "the default"
+    asked = _described(settings.origins["duration"], duration, default)
+    if settings.assume_role and duration > MAX_ROLE_DURATION:
+        raise UsageError(
+            f"--duration ({asked}) is longer than AssumeRole allows ({MAX_ROLE_DURATION} s, 12h); "
+            f"pass a --duration of at most 12h for {settings.assume_role}"
+        )
+    if settings.min_remaining >= duration:
+        kept = _described(settings.origins["min_remaining"], settings.min_remaining, "the default")
+        warn(
+            f"--min-remaining ({kept}) is not shorter than --duration ({asked}): a new session is never kept, "
+            "every run refreshes"
+        )
 
 
 def _rank(source: Source | None) -> int:
@@ -2880,6 +2914,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if isinstance(keys, LongTermKeys):
         check_short_term(sections, profile, keys, path)
     settings = resolve_settings(args.given, env, config, names, config_path)
+    check_durations(settings, messages.warn)
     kept = None if args.force else still_valid(sections.get(profile), settings.assume_role, settings.min_remaining, now)
     if kept and not args.dry_run:
         # The skip path: no boto, no helper.
@@ -3097,6 +3132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"{named}: {error}")
     try:
         code = _run(args, env)
+    except UsageError as error:
+        _tell(f"aws-mfa: error: {error}")
+        code = 2
     except AwsMfaError as error:
         _tell(f"aws-mfa: error: {error}")
         code = 1
