@@ -773,12 +773,11 @@ def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_
 
 
 def refuse_long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: str, why: str) -> None:
-    kind = long_term_kind(sections.get(name))
-    if kind:
-        raise AwsMfaError(
-            f"[{name}] in {path} holds long-term keys {kind}; {why}. "
-            f"Move them into a section of their own (e.g. [{name}-old]) and run again"
-        )
+    """Refuse [name]'s long-term keys, saying how they show it; never advise deleting them."""
+    raise AwsMfaError(
+        f"[{name}] in {path} holds long-term keys {long_term_kind(sections.get(name))}; {why}. "
+        f"Move them into a section of their own (e.g. [{name}-old]) and run again"
+    )
 
 
 def keys_to_move(

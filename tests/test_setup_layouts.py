@@ -6,6 +6,7 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import DEVICE
@@ -24,6 +25,7 @@ from test_setup import LATER
 from test_setup import NEXT
 from test_setup import moved
 from test_setup import sts_stub  # noqa: F401 (a fixture)
+from test_surroundings import NOBODY
 from test_surroundings import Trickle
 from test_surroundings import as_nobody
 from test_surroundings import nobody_dir  # noqa: F401 (a fixture)
@@ -415,3 +417,34 @@ def test_refresh_into_a_missing_file_in_another_users_directory_names_the_direct
     )
     assert sorted(path.name for path in nobody_dir.iterdir()) == ["config"]
     assert sts_stub.requests == []
+
+
+def test_setup_when_the_file_changes_owner_while_iam_is_asked_writes_nothing(
+    nobody_dir: Path,  # noqa: F811 (the fixture imported above)
+    sts_stub: StubServer,  # noqa: F811 (the fixture imported above)
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    credentials = nobody_dir / "credentials"
+    nobody_file(credentials, f"[default]\n{KEYS}")
+    sts_stub.actions["ListMFADevices"] = mfa_devices(DEVICE)
+    ask_iam = aws_mfa.usable_devices
+
+    def while_iam_is_asked(*args: Any) -> list[str]:
+        os.seteuid(0)  # root gives the file away between the checks and the write
+        os.chown(credentials, 0, 0)
+        os.chmod(credentials, 0o644)
+        os.seteuid(NOBODY)
+        return ask_iam(*args)
+
+    monkeypatch.setattr(aws_mfa, "usable_devices", while_iam_is_asked)
+    with as_nobody():
+        result = run(capsys, "--setup")
+
+    assert result == (
+        1,
+        "",
+        f"aws-mfa: error: {credentials} belongs to uid 0, and a file written by this user would not; run aws-mfa "
+        "as that user. The file is unchanged\n",
+    )
+    assert (credentials.read_text(), credentials.stat().st_uid) == (f"[default]\n{KEYS}", 0)
