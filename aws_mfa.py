@@ -63,6 +63,7 @@ ROLE_DURATION = 3600
 DEFAULT_MIN_REMAINING = "15m"
 MIN_DURATION = 900
 MAX_DURATION = 129600
+MAX_ROLE_DURATION = 43200  # AssumeRole's limit, whatever the role's maximum session duration
 DEFAULT_OTP_TIMEOUT = 60.0
 MAX_OTP_TIMEOUT = 3600.0
 PROMPT_ATTEMPTS = 3
@@ -204,6 +205,10 @@ class Settings(NamedTuple):
 
 class AwsMfaError(Exception):
     """A failure the user can act on; main() prints it as one line and exits 1."""
+
+
+class UsageError(AwsMfaError):
+    """Settings that cannot go together, found once they are all read; main() exits 2, as for a bad flag."""
 
 
 # --- pure functions that decide ------------------------------------------------
@@ -671,6 +676,12 @@ def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: s
     return LongTermKeys(access_key_id, secret)
 
 
+def keys_in_file(section: Mapping[str, str] | None) -> bool:
+    """Whether the credentials file, not a program, supplies a profile's keys: as botocore decides,
+    by the presence of aws_access_key_id, even empty or without its secret (an error then)."""
+    return "aws_access_key_id" in (section or {})
+
+
 def holds_long_term_keys(section: Mapping[str, str] | None) -> bool:
     """Long-term keys, as `aws configure` writes them: an access key and no session token.
 
@@ -694,10 +705,11 @@ def long_term_kind(section: Mapping[str, str] | None) -> str:
 
 def key_program(config: Mapping[str, Mapping[str, str]], long_name: str) -> Helper | None:
     """The credential_process of the config file's long-term profile, if it has one."""
-    command = config.get(f"profile {long_name}", {}).get("credential_process")
-    what = f"credential_process of [profile {long_name}]"
+    found = profile_sections(long_name, config)
+    command = config[found[0]].get("credential_process") if found else None
     if not command:
         return None
+    what = f"credential_process of [{found[0]}]"
     try:
         return Helper(split_command(command), what)
     except ValueError as error:
@@ -717,7 +729,7 @@ def long_term_source(
 
     As in botocore, keys in the credentials file win over the config file's credential_process.
     """
-    if any(sections.get(long_name, {}).get(key) for key in KEY_NAMES):
+    if keys_in_file(sections.get(long_name)):
         return long_term_keys(sections, long_name, path)
     program = key_program(config, long_name)
     if program:
@@ -768,12 +780,11 @@ def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_
 
 
 def refuse_long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: str, why: str) -> None:
-    kind = long_term_kind(sections.get(name))
-    if kind:
-        raise AwsMfaError(
-            f"[{name}] in {path} holds long-term keys {kind}; {why}. "
-            "Move them to the long-term section (or delete them) and run again"
-        )
+    """Refuse [name]'s long-term keys, saying how they show it; never advise deleting them."""
+    raise AwsMfaError(
+        f"[{name}] in {path} holds long-term keys {long_term_kind(sections.get(name))}; {why}. "
+        f"Move them into a section of their own (e.g. [{name}-old]) and run again"
+    )
 
 
 def keys_to_move(
@@ -783,29 +794,42 @@ def keys_to_move(
     long_name: str,
     path: str,
 ) -> LongTermKeys | None:
-    """The long-term keys --setup moves out of [short_name]; None when [long_name] is already set up."""
+    """The long-term keys --setup moves out of [short_name]; None when [long_name] is already set up.
+
+    A [long_name] without keys (one holding only the device, say) receives them; one holding
+    part of a key is refused with what to complete, as the next refresh would refuse it.
+    """
     short_term = sections.get(short_name, {})
-    in_long_term = any(sections.get(long_name, {}).get(key) for key in KEY_NAMES)
+    long_term = sections.get(long_name, {})
+    in_long_term = any(key in long_term for key in KEY_NAMES)
     if in_long_term or key_program(config, long_name):
-        if in_long_term and holds_long_term_keys(short_term):
-            copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
-            if copy != long_term_keys(sections, long_name, path):
-                raise AwsMfaError(
-                    f"[{short_name}] and [{long_name}] in {path} hold different long-term keys; keep the one you use "
-                    f"in [{long_name}], delete the keys from [{short_name}], then run aws-mfa"
-                )
+        if in_long_term:
+            keys = _complete_long_term_keys(sections, short_name, long_name, path)
+            if holds_long_term_keys(short_term):
+                copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
+                if copy != keys:
+                    raise AwsMfaError(
+                        f"[{short_name}] and [{long_name}] in {path} hold different long-term keys, and a refresh "
+                        f"replaces only a copy of [{long_name}]'s; keep the key you use in [{long_name}] and move "
+                        f"the other's lines into a section of their own (e.g. [{short_name}-old]), then run aws-mfa"
+                    )
         return None
     if not holds_long_term_keys(short_term):
-        raise AwsMfaError(
-            f"no long-term key to set up: neither [{short_name}] nor [{long_name}] in {path} holds one. Add "
-            f"'[{long_name}]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
-            f"'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
-            f"'credential_process = ...' in [profile {long_name}] of the config file (see USAGE.md's key programs)"
+        add = (
+            f"Add 'aws_access_key_id = AKIA...' and 'aws_secret_access_key = ...' to [{long_name}] in {path}"
+            if long_name in sections
+            else f"Add '[{long_name}]' with 'aws_access_key_id = AKIA...', 'aws_secret_access_key = ...' and "
+            f"'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}"
         )
-    if long_name in sections:
         raise AwsMfaError(
-            f"[{long_name}] in {path} exists but holds no keys; move aws_access_key_id and aws_secret_access_key "
-            f"of [{short_name}] into it, or remove it and run aws-mfa --setup again"
+            f"no long-term key to set up: neither [{short_name}] nor [{long_name}] in {path} holds one. {add}, "
+            f"or keep the key out of that file with 'credential_process = ...' in [profile {long_name}] of the "
+            "config file (see USAGE.md's key programs)"
+        )
+    if any(key in long_term for key in SESSION_TOKEN_KEYS):
+        raise AwsMfaError(
+            f"[{long_name}] in {path} holds a session token but no access key, and a long-term section holds no "
+            "token; take the token out of it (it was only a session's), then run aws-mfa --setup again"
         )
     # A token left beside the key (`aws configure` run over an old session) stays in
     # [short_name], where the refresh replaces it.
@@ -813,16 +837,35 @@ def keys_to_move(
     return long_term_keys({short_name: keys_only}, short_name, path)
 
 
+def _complete_long_term_keys(
+    sections: Mapping[str, Mapping[str, str]], short_name: str, long_name: str, path: str
+) -> LongTermKeys:
+    """[long_name]'s keys as a refresh takes them; refused as it would refuse them, naming [short_name]'s key."""
+    try:
+        return long_term_keys(sections, long_name, path)
+    except AwsMfaError as error:
+        if not holds_long_term_keys(sections.get(short_name)):
+            raise
+        raise AwsMfaError(
+            f"{error}. [{short_name}] holds a long-term key: if [{long_name}] is meant to hold that one, give it "
+            "both its lines, then run aws-mfa"
+        ) from None
+
+
 def move_keys(text: str, short_name: str, long_name: str, device: str | None) -> str:
-    """[short_name]'s two key lines, as they are, moved into a new [long_name] right before its header."""
+    """[short_name]'s two key lines, as they are, moved into [long_name]: a new one right before
+    [short_name]'s header, or the end of the one there is."""
     lines = split_lines(text)
     newline = "\r\n" if "\r\n" in text else "\n"
     kept: list[str] = []
     moved: list[str] = []
     header = 0
+    existing: int | None = None  # [long_name]'s last header, option or continuation line in kept
     for line, info in zip(lines, _classify(lines), strict=True):
         if info.section != short_name:
             kept.append(line)
+            if info.section == long_name and info.kind != "other":
+                existing = len(kept) - 1
         elif info.kind == "header":
             header = len(kept)
             kept.append(line)
@@ -831,7 +874,12 @@ def move_keys(text: str, short_name: str, long_name: str, device: str | None) ->
         else:
             kept.append(line)
     device_line = [f"aws_mfa_device = {device}{newline}"] if device else []
-    kept[header:header] = [f"[{long_name}]{newline}", *moved, *device_line, newline]
+    if existing is None:
+        kept[header:header] = [f"[{long_name}]{newline}", *moved, *device_line, newline]
+    else:
+        if not kept[existing].endswith(("\n", "\r")):
+            kept[existing] += newline
+        kept[existing + 1 : existing + 1] = [*moved, *device_line]
     return "".join(kept)
 
 
@@ -842,7 +890,10 @@ def moved_sections(
     expected = {name: dict(items) for name, items in before.items()}
     short_term = expected[short_name]
     # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
-    long_term = {**before.get(configparser.DEFAULTSECT, {}), **{key: short_term.pop(key) for key in KEY_NAMES}}
+    long_term = {
+        **before.get(long_name, before.get(configparser.DEFAULTSECT, {})),
+        **{key: short_term.pop(key) for key in KEY_NAMES},
+    }
     expected[long_name] = {**long_term, **({"aws_mfa_device": device} if device else {})}
     return expected
 
@@ -873,16 +924,56 @@ def session_values(credentials: SessionCredentials, role: str | None) -> dict[st
     }
 
 
-def profile_sections(name: str, config: Mapping[str, Mapping[str, str]]) -> tuple[str]:
-    """The config file's section for a profile, the one botocore reads.
+def profile_sections(name: str, config: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
+    """The config file's section for a profile, the one botocore reads; none if it has none."""
+    section = config_profiles(config).get(name)
+    return (section,) if section is not None else ()
 
-    For default that is [default] or [profile default], whichever comes later in the file:
-    botocore takes that one whole, and none of the other's keys.
+
+def config_header(name: str, config: Mapping[str, Mapping[str, str]]) -> str:
+    """The header of a profile's config section, as it is in the file or as it would be written."""
+    import shlex  # only for a message
+
+    return next(iter(profile_sections(name, config)), f"profile {shlex.quote(name)}")
+
+
+# The config object last looked up and its profiles: some 20 look-ups a run, each would read every header.
+_profiles_seen: tuple[object, dict[str, str]] = (None, {})
+
+
+def config_profiles(config: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Each profile of the config file and the section botocore reads it from.
+
+    botocore splits a header that starts with "profile" like a shell: [profile "my work"] is
+    profile `my work`, [profile  work] is `work`, and a header of other than two words is no
+    profile. Of two sections naming one profile ([default] and [profile default] too), it takes
+    the later one whole, and none of the other's keys.
     """
-    if name != DEFAULT_PROFILE:
-        return (f"profile {name}",)
-    present = [section for section in config if section in (DEFAULT_PROFILE, f"profile {DEFAULT_PROFILE}")]
-    return (present[-1] if present else f"profile {DEFAULT_PROFILE}",)
+    global _profiles_seen
+    seen, profiles = _profiles_seen
+    if seen is not config:
+        profiles = {}
+        for section in config:
+            if section == DEFAULT_PROFILE:
+                profiles[section] = section
+            elif section.startswith("profile"):
+                words = _shell_words(section)
+                if len(words) == 2:
+                    profiles[words[1]] = section
+        _profiles_seen = (config, profiles)
+    return profiles
+
+
+def _shell_words(text: str) -> list[str]:
+    """text split as shlex.split splits it (none if it cannot), without shlex for plain words."""
+    if not any(quote in text for quote in "'\"\\"):
+        return re.findall(r"[^ \t\r\n]+", text)
+    import shlex  # only for a quoted profile name
+
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unclosed quote
+        return []
 
 
 def resolve_setting(
@@ -914,6 +1005,35 @@ def _checked(source: Source | None, parse: Callable[[str], T]) -> T | None:
         return parse(source.value)
     except argparse.ArgumentTypeError as error:
         raise AwsMfaError(f"{source.origin}: {error}; nothing was run") from None
+
+
+def _described(source: Source | None, seconds: int, default: str) -> str:
+    """A duration setting for a message: its seconds and where they came from."""
+    if source is None:
+        where = default
+    elif source.origin.startswith("--"):
+        where = "from the command line"
+    else:
+        where = f"from {source.origin}"
+    return f"{seconds} s, {where}"
+
+
+def check_durations(settings: Settings, warn: Callable[[str], None]) -> None:
+    """Refuse a role session longer than AssumeRole gives; warn when no session could outlast --min-remaining."""
+    duration = settings.duration or (ROLE_DURATION if settings.assume_role else DEFAULT_DURATION)
+    default = "the default with a role" if settings.assume_role else "the default"
+    asked = _described(settings.origins["duration"], duration, default)
+    if settings.assume_role and duration > MAX_ROLE_DURATION:
+        raise UsageError(
+            f"--duration ({asked}) is longer than AssumeRole allows ({MAX_ROLE_DURATION} s, 12h); "
+            f"pass a --duration of at most 12h for {settings.assume_role}"
+        )
+    if settings.min_remaining >= duration:
+        kept = _described(settings.origins["min_remaining"], settings.min_remaining, "the default")
+        warn(
+            f"--min-remaining ({kept}) is not shorter than --duration ({asked}): a new session is never kept, "
+            "every run refreshes"
+        )
 
 
 def _rank(source: Source | None) -> int:
@@ -992,6 +1112,12 @@ def mfa_device(
         if long_term.get(key):
             return Source(long_term[key], f"{key} in [{long_name}]")
     for name in (long_name, short_name):
+        # botocore reads a credentials section as part of the profile of its name, over the config
+        # file's; before --setup, [short_name] is where `aws configure` left the keys and the device.
+        recorded = credentials.get(name, {}) if name == short_name else {}
+        for key in ("aws_mfa_device", "mfa_serial"):
+            if recorded.get(key):
+                return Source(recorded[key], f"{key} in [{name}]")
         for section in profile_sections(name, config):
             if config.get(section, {}).get("mfa_serial"):
                 return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]")
@@ -1159,7 +1285,7 @@ def read_bytes(path: str) -> bytes | None:
     except OSError as error:
         if error.errno == errno.ENXIO:  # a socket cannot be opened
             raise _not_a_file(path) from None
-        raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+        raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
     try:
         info = os.fstat(descriptor)
         if stat.S_ISDIR(info.st_mode):
@@ -1170,12 +1296,16 @@ def read_bytes(path: str) -> bytes | None:
         with open(descriptor, "rb", closefd=False) as file:
             data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise AwsMfaError(f"cannot read {path}: {error.strerror}") from None
+        raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
     finally:
         os.close(descriptor)
     if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
         raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
     return data
+
+
+class _Unreadable(AwsMfaError):
+    """A file that exists (or may) but cannot be opened: permissions, a link loop, a file as a directory."""
 
 
 def _not_a_file(path: str) -> AwsMfaError:
@@ -1756,7 +1886,7 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
     """The one usable MFA device of the key's user, from iam:ListMFADevices."""
     where = f"pass --device or add aws_mfa_device to [{long_name}]"
     try:
-        usable = usable_devices(keys, region, long_name, credentials_path)
+        usable = usable_devices_in_time(keys, region, long_name, credentials_path)
     except DevicesUnknown as error:
         raise AwsMfaError(f"{error}; {where}") from None
     if not usable:
@@ -1767,7 +1897,18 @@ def discover_device(keys: LongTermKeys, region: str | None, long_name: str, cred
 
 
 class DevicesUnknown(AwsMfaError):
-    """IAM did not say which MFA devices the key's user has (refused, unreachable, not IAM)."""
+    """IAM did not say which MFA devices the key's user has (refused, unreachable, not IAM, too slow)."""
+
+
+def usable_devices_in_time(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
+    """usable_devices, or DevicesUnknown once ANSWER_DEADLINE has passed (the call is left behind).
+
+    An answer that trickles in never trips the read timeout: a slow IAM is one that did not say.
+    """
+    usable = in_background(lambda: usable_devices(keys, region, profile, credentials_path))(ANSWER_DEADLINE)
+    if usable is None:
+        raise DevicesUnknown(f"no MFA device configured and IAM did not finish answering within {ANSWER_DEADLINE:g} s")
+    return usable
 
 
 def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
@@ -1898,6 +2039,12 @@ def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
 
 
 def _foreign_file(real: str, uid: int) -> AwsMfaError:
+    if not os.path.lexists(real):  # the owner is the directory's, where the file would be made
+        return AwsMfaError(
+            f"{os.path.dirname(real)} belongs to uid {uid}, and {real} does not exist: a file made there by this "
+            f"user would not belong to uid {uid} as the directory does; run aws-mfa as that user, or give the "
+            "directory to this user. Nothing was written"
+        )
     return AwsMfaError(
         f"{real} belongs to uid {uid}, and a file written by this user would not; run aws-mfa as that user. "
         "The file is unchanged"
@@ -1908,21 +2055,94 @@ def _make_directory(directory: str) -> None:
     """The credentials file's directory, made 0700 if missing, as `aws configure` makes ~/.aws."""
     try:
         os.mkdir(directory, 0o700)
+        _settle_directory(directory)
     except FileExistsError:
         pass
     except OSError as error:
         raise AwsMfaError(f"cannot create {directory}: {error.strerror}") from None
 
 
+def _settle_directory(directory: str) -> None:
+    """A directory just made: 0700 whatever the umask (0277 would leave 0500, and every later run
+    locked out), and owned like the directory it was made in (root making ~/.aws in a user's HOME)."""
+    parent = os.stat(os.path.dirname(directory))
+    try:
+        # By descriptor, not following a link: the parent may be a user's, who could swap the new
+        # directory for a link to something of root's before a chmod or chown by name.
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except PermissionError:
+        # A umask without the owner's read bit, and not root (root opens anything): a chmod by
+        # name changes only what this user owns anyway.
+        os.chmod(directory, 0o700)
+        return
+    try:
+        os.fchmod(descriptor, 0o700)
+        with contextlib.suppress(PermissionError):  # not root: it stays this user's
+            os.fchown(descriptor, parent.st_uid, parent.st_gid)
+    finally:
+        os.close(descriptor)
+
+
+def _links_on_the_way(path: str) -> list[tuple[str, int]]:
+    """Each symbolic link followed in resolving path, with its owner, in the order followed."""
+    links: list[tuple[str, int]] = []
+    resolved = "/" if os.path.isabs(path) else os.getcwd()
+    parts = path.split("/")
+    while parts:
+        part = parts.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        resolved = os.path.join(resolved, part)
+        try:
+            info = os.lstat(resolved)
+        except OSError:  # missing: the rest of the way is created, not followed
+            continue
+        if stat.S_ISLNK(info.st_mode) and len(links) < 40:  # more: a loop, which the write reports
+            links.append((resolved, info.st_uid))
+            target = os.readlink(resolved)
+            parts[:0] = target.split("/")
+            resolved = "/" if target.startswith("/") else os.path.dirname(resolved)
+    return links
+
+
+def refuse_planted_links(path: str) -> None:
+    """As root, write through a user's symbolic link only to what that user owns.
+
+    A user who plants ~/.aws/credentials -> /root/.aws/credentials (or links ~/.aws itself) in
+    the HOME a root run uses would otherwise have root rewrite, or create, the target.
+    """
+    if sys.platform == "win32" or os.geteuid() != 0:  # pragma: no cover (Windows)
+        return
+    planted = [(link, uid) for link, uid in _links_on_the_way(path) if uid != 0]
+    if not planted:
+        return
+    real = target = os.path.realpath(path)
+    while not os.path.lexists(target):  # a new file: the directory it would be made in
+        target = os.path.dirname(target)
+    owner = os.lstat(target).st_uid
+    for link, uid in planted:
+        if uid != owner:
+            raise AwsMfaError(
+                f"{link} is a symbolic link of uid {uid} to {real}, which belongs to uid {owner}; as root, aws-mfa "
+                f"does not write through a user's link to what that user does not own. Run aws-mfa as uid {uid}, "
+                "or replace the link. The file is unchanged"
+            )
+
+
 def check_writable(path: str) -> None:
     """What would stop the write, found before a one-time code is spent on STS."""
+    refuse_planted_links(path)
     real = os.path.realpath(path)
     _make_directory(os.path.dirname(real))
-    uid = _owner(real, os.path.dirname(real))[0]
-    if sys.platform != "win32" and os.geteuid() not in (0, uid):
-        raise _foreign_file(real, uid)
-    with _locked(f"{real}.aws-mfa.lock"):
-        pass
+    owner = _owner(real, os.path.dirname(real))
+    if sys.platform != "win32" and os.geteuid() not in (0, owner[0]):
+        raise _foreign_file(real, owner[0])
+    with _locked(f"{real}.aws-mfa.lock") as lock:
+        # A lock file root leaves in a user's directory must stay usable by that user.
+        _settle_lock(lock, owner)
 
 
 def _try_lock(descriptor: int) -> bool:
@@ -1966,6 +2186,7 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
     """
     import tempfile  # only the refresh path writes
 
+    refuse_planted_links(path)
     real = os.path.realpath(path)  # replace the target, so a symlink stays a symlink
     directory, name = os.path.split(real)
     _make_directory(directory)
@@ -1982,7 +2203,7 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
             except OSError as error:
                 raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
             try:
-                mode = os.stat(real).st_mode & (0o7700 if private else 0o7777) if before is not None else 0o600
+                mode = _mode_after(os.stat(real).st_mode, private=private) if before is not None else 0o600
                 with open(descriptor, "wb") as file:
                     _keep_owner(descriptor, owner, real)
                     file.write(data)
@@ -2004,6 +2225,12 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
         else:
             raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
         _fsync_directory(directory)
+
+
+def _mode_after(mode: int, *, private: bool) -> int:
+    """The file's mode after a write: the same, or for a private one that others could use, 0600
+    (their bits, the execute and the setuid, setgid and sticky bits mean nothing for a credentials file)."""
+    return 0o600 if private and mode & 0o077 else mode & 0o7777
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:
@@ -2051,6 +2278,37 @@ def _from_env(env: Mapping[str, str], names: Sequence[str]) -> str:
     return ""
 
 
+class _Variable(str):
+    """An environment variable's value as an argparse default: a bad one is reported by the variable's name."""
+
+    variable: str
+
+
+def _variable(env: Mapping[str, str], name: str) -> _Variable | None:
+    """The variable's value as a default for argparse, None when it is unset or empty."""
+    if not env.get(name):
+        return None
+    value = _Variable(env[name])
+    value.variable = name
+    return value
+
+
+def _naming_variables(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type that names the variable, not the flag, when a default from one is bad."""
+
+    def check(text: str) -> T:
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError as error:
+            if not isinstance(text, _Variable):
+                raise
+            # argparse prefixes a type's error with the flag; an error with no argument has none.
+            raise argparse.ArgumentError(None, f"{text.variable}: {error}") from None
+
+    check.__name__ = parse.__name__  # argparse names the type in some of its messages
+    return check
+
+
 class _Given(argparse.Action):
     """Stores the value and notes that the command line gave it: a flag beats every other source."""
 
@@ -2079,7 +2337,7 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "-c",
         "--credentials-path",
         metavar="PATH",
-        default=env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials",
+        default=env.get("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
         help="the credentials file (env AWS_SHARED_CREDENTIALS_FILE; default: %(default)s)",
     )
     files.add_argument(
@@ -2094,17 +2352,17 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     files.add_argument(
         "--long-term-suffix",
         metavar="SUFFIX",
-        type=long_term_suffix,
-        default=env.get("AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
+        type=_naming_variables(long_term_suffix),
+        default=_variable(env, "AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
         help="the long-term profile is PROFILE+SUFFIX (env AWS_MFA_LONG_TERM_SUFFIX; default: %(default)s)",
     )
     session = parser.add_argument_group("the session")
     session.add_argument(
         "-d",
         "--duration",
-        type=parse_duration,
+        type=_naming_variables(parse_duration),
         action=_Given,
-        default=env.get("AWS_SESSION_DURATION") or None,
+        default=_variable(env, "AWS_SESSION_DURATION"),
         help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
         + (
             env.get("AWS_SESSION_DURATION", "").replace("%", "%%")
@@ -2124,9 +2382,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--assume-role",
         metavar="ARN",
-        type=role_argument,
+        type=_naming_variables(role_argument),
         action=_Given,
-        default=env.get("AWS_MFA_ASSUME_ROLE") or None,
+        default=_variable(env, "AWS_MFA_ASSUME_ROLE"),
         help="call AssumeRole with MFA instead of GetSessionToken (env AWS_MFA_ASSUME_ROLE; default: %(default)s)",
     )
     session.add_argument(
@@ -2147,9 +2405,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--min-remaining",
         metavar="DURATION",
-        type=parse_min_remaining,
+        type=_naming_variables(parse_min_remaining),
         action=_Given,
-        default=env.get("AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
+        default=_variable(env, "AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
         help="keep a session that has more than this left (env AWS_MFA_MIN_REMAINING; default: %(default)s)",
     )
     code = parser.add_argument_group("the MFA device and code")
@@ -2167,9 +2425,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     code.add_argument(
         "--otp-command",
         metavar="COMMAND",
-        type=command_argument,
+        type=_naming_variables(command_argument),
         action=_Given,
-        default=env.get("AWS_MFA_OTP_COMMAND") or None,
+        default=_variable(env, "AWS_MFA_OTP_COMMAND"),
         help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
         "(env AWS_MFA_OTP_COMMAND; default: "
         + (shown_command(env["AWS_MFA_OTP_COMMAND"]).replace("%", "%%") if env.get("AWS_MFA_OTP_COMMAND") else "None")
@@ -2193,8 +2451,8 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     code.add_argument(
         "--otp-timeout",
         metavar="SECONDS",
-        type=parse_timeout,
-        default=env.get("AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
+        type=_naming_variables(parse_timeout),
+        default=_variable(env, "AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
         help="how long 1Password, the OTP command or the long-term key's credential_process may take "
         "(env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
     )
@@ -2394,7 +2652,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     if not device:
         region = plan.region.value if plan.region else None
         keys = long_term()
-        device = _in_time(lambda: discover_device(keys, region, plan.long_name, plan.path), "IAM")
+        device = discover_device(keys, region, plan.long_name, plan.path)
         messages.notice(
             f"using MFA device {device}; to skip this look-up, add "
             + (
@@ -2512,7 +2770,7 @@ def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
     return 0 if valid else 1
 
 
-def _clear(path: str, name: str, messages: _Messages) -> int:
+def _clear(path: str, name: str, messages: _Messages, suffix: str = DEFAULT_SUFFIX) -> int:
     """Remove the session (and its role) from [name]; every other byte stays."""
     text = read_text(path)
     sections: Mapping[str, Mapping[str, str]] = parse_ini(text, path) if text is not None else {}
@@ -2524,13 +2782,32 @@ def _clear(path: str, name: str, messages: _Messages) -> int:
 
     def compose(current: str) -> str:
         fresh = parse_ini(current, path)
-        refuse_long_term_keys(fresh, name, path, "--clear removes only a session")
+        _refuse_to_clear_keys(fresh, name, suffix, path)
         return spliced(current, fresh, name, values, path)
 
-    refuse_long_term_keys(sections, name, path, "--clear removes only a session")
+    _refuse_to_clear_keys(sections, name, suffix, path)
     write_atomically(path, compose)
     messages.say(f"removed the session from [{name}] in {path}")
     return 0
+
+
+def _refuse_to_clear_keys(sections: Mapping[str, Mapping[str, str]], name: str, suffix: str, path: str) -> None:
+    """--clear never removes a long-term key, nor advises to: say what the section is, and what to run instead."""
+    kind = long_term_kind(sections.get(name))
+    if not kind:
+        return
+    short_name = _short_name(name, suffix)
+    if short_name is not None:
+        clear = command_line(short_name, name, "--clear")
+        hint = f"it is the long-term section of [{short_name}], whose session {clear} removes"
+    elif name + suffix not in sections:
+        setup = command_line(name, name + suffix, "--setup")
+        hint = f"to use them with aws-mfa, run {setup} to move them to [{name + suffix}]"
+    else:
+        hint = f"[{name}] holds no session to remove"
+    raise AwsMfaError(
+        f"[{name}] in {path} holds long-term keys {kind}; --clear removes only a session, never a long-term key: {hint}"
+    )
 
 
 def _setup(
@@ -2545,10 +2822,11 @@ def _setup(
     short_name, long_name = args.profile, args.profile + args.long_term_suffix
     sections = parse_ini(text, path)
     keys = keys_to_move(sections, config, short_name, long_name, path)
+    in_file = any(sections.get(long_name, {}).get(key) for key in KEY_NAMES)
     if keys is None:
-        where = f"[{long_name}] of {path}" if long_name in sections else f"the config file's [profile {long_name}]"
+        where = f"[{long_name}] of {path}" if in_file else f"the config file's [{config_header(long_name, config)}]"
         messages.say(f"already set up: the long-term key comes from {where}; run {command_line(short_name, long_name)}")
-        if holds_long_term_keys(sections.get(short_name)) and long_name not in sections:
+        if holds_long_term_keys(sections.get(short_name)) and not in_file:
             messages.warn(
                 f"[{short_name}] in {path} still holds an access key; a refresh replaces it only if it is the key "
                 "credential_process prints"
@@ -2556,33 +2834,63 @@ def _setup(
         return 0
     mode = readable_by_others(path)
     device = _checked_device(mfa_device(args.device, env, config, sections, long_name, short_name))
+    # A device [long_name] records already stays the one it records: a second line would break the file.
+    recorded = any(sections.get(long_name, {}).get(key) for key in ("aws_mfa_device", "mfa_serial"))
+    # What needs no network is refused before IAM is asked, and by a dry run as by the real one.
+    after = _setup_text(
+        text, config, keys, (short_name, long_name), None if recorded or not device else device.value, path
+    )
     if args.dry_run:
         import difflib  # only for --setup --dry-run
 
-        after = move_keys(text, short_name, long_name, device.value if device else None)
+        _refuse_foreign_file(path)
         diff = difflib.unified_diff(
             mask_secrets(text), mask_secrets(after), path, f"{path} after aws-mfa --setup", lineterm=""
         )
         notes = [] if device else ["aws_mfa_device: asked of IAM (ListMFADevices) when run without --dry-run"]
         _emit("".join(f"{line}\n" for line in [*diff, *notes, *([f"mode: {mode:o} -> 600"] if mode else [])]))
         return 0
+    check_writable(path)
     found = device.value if device else _setup_device(args, env, config, sections, keys, messages)
-
-    def compose(current: str) -> str:
-        fresh = parse_ini(current, path)
-        if keys_to_move(fresh, config, short_name, long_name, path) != keys:
-            raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
-        new_text = move_keys(current, short_name, long_name, found)
-        verify_text(moved_sections(fresh, short_name, long_name, found), new_text, f"[{long_name}]", path)
-        return new_text
-
-    write_atomically(path, compose, private=True)
+    written = None if recorded else found
+    write_atomically(
+        path,
+        lambda current: _setup_text(current, config, keys, (short_name, long_name), written, path),
+        private=True,
+    )
     if mode:
         messages.say(f"{path} could be read by other users (mode {mode:o}); it is now 600")
-    device_note = f" with aws_mfa_device = {found}" if found else ""
-    messages.say(f"moved the long-term key of [{short_name}] to a new [{long_name}]{device_note} in {path}")
+    device_note = f" with aws_mfa_device = {written}" if written else ""
+    target = f"[{long_name}]" if long_name in sections else f"a new [{long_name}]"
+    messages.say(f"moved the long-term key of [{short_name}] to {target}{device_note} in {path}")
     messages.say(f"next: run {command_line(short_name, long_name)} to put a session into [{short_name}]")
     return 0
+
+
+def _setup_text(
+    current: str,
+    config: Mapping[str, Mapping[str, str]],
+    keys: LongTermKeys,
+    names: tuple[str, str],
+    device: str | None,
+    path: str,
+) -> str:
+    """--setup's new text for the file as it is now, checked by reading it back."""
+    short_name, long_name = names
+    fresh = parse_ini(current, path)
+    if keys_to_move(fresh, config, short_name, long_name, path) != keys:
+        raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
+    new_text = move_keys(current, short_name, long_name, device)
+    verify_text(moved_sections(fresh, short_name, long_name, device), new_text, f"[{long_name}]", path)
+    return new_text
+
+
+def _refuse_foreign_file(path: str) -> None:
+    """check_writable's refusal of another user's file, without making the directory or the lock file."""
+    real = os.path.realpath(path)
+    uid = _owner(real, os.path.dirname(real))[0]
+    if sys.platform != "win32" and os.geteuid() not in (0, uid):
+        raise _foreign_file(real, uid)
 
 
 def _setup_device(
@@ -2600,7 +2908,7 @@ def _setup_device(
     try:
         # [long_name] does not exist yet; botocore wants a profile that does.
         where = region.value if region else None
-        usable = _in_time(lambda: usable_devices(keys, where, short_name, _expand(args.credentials_path)), "IAM")
+        usable = usable_devices_in_time(keys, where, short_name, _expand(args.credentials_path))
     except DevicesUnknown as error:
         messages.warn(f"{error}; moving the keys without it: {later}")
         return None
@@ -2629,11 +2937,15 @@ def _list(
     # The short-term name of each pair, and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
     # Only pairs a refresh could use: `-p NAME` must take the short name.
-    pairs = {short: f"[{name}] of {path}" for name in sections if (short := _short_name(name, suffix))}
-    for section_name, values in config.items():
-        name = section_name.removeprefix("profile ")
-        short = _short_name(name, suffix) if name != section_name else None
-        if short and values.get("credential_process") and not any(sections.get(name, {}).get(key) for key in KEY_NAMES):
+    pairs = {
+        short: f"[{name}] of {path}"
+        for name in sections
+        if (short := _short_name(name, suffix)) and keys_in_file(sections[name])
+    }
+    for name, section_name in config_profiles(config).items():
+        short = _short_name(name, suffix)
+        values = config[section_name]
+        if short and values.get("credential_process") and not keys_in_file(sections.get(name)):
             pairs[short] = f"credential_process of [{section_name}] in {config_path}"
     if not pairs:
         messages.say(
@@ -2675,12 +2987,12 @@ def _warn_of_unread_settings(
     if misplaced:
         messages.warn(
             f"{', '.join(misplaced)} of {path} is not read: aws-mfa's settings go in the config file, "
-            f"[{profile_sections(names[0], config)[0]}] or [profile {names[1]}]"
+            f"[{config_header(names[0], config)}] or [{config_header(names[1], config)}]"
         )
     ignored = env.get("AWS_PROFILE")
     if args.credential_process and "profile" not in args.given and ignored and ignored != names[0]:
         other = ignored + args.long_term_suffix
-        if other in sections or f"profile {other}" in config:
+        if other in sections or profile_sections(other, config):
             messages.warn(
                 f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK passes its "
                 f"environment on, where AWS_PROFILE names the SDK's profile); this is [{names[0]}]; "
@@ -2698,12 +3010,22 @@ def _short_name(long_name: str, suffix: str) -> str | None:
         return None
 
 
-def _read_config(env: Mapping[str, str]) -> tuple[str, Mapping[str, Mapping[str, str]]]:
-    """The config file's path and sections (none if it does not exist)."""
-    path = _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config")
+def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, Mapping[str, Mapping[str, str]]]:
+    """The config file's path and sections (none if it does not exist).
+
+    As botocore does, an empty AWS_CONFIG_FILE means no config file, and one that cannot be
+    read is taken as absent (said here, as botocore does not).
+    """
+    path = _expand(env.get("AWS_CONFIG_FILE", "~/.aws/config"))
+    if not path:
+        return "the config file (none: AWS_CONFIG_FILE is empty)", {}
     if os.path.realpath(path) == os.devnull:  # AWS_CONFIG_FILE=/dev/null: no config, as for the aws CLI
         return path, {}
-    text = read_text(path)
+    try:
+        text = read_text(path)
+    except _Unreadable as error:
+        messages.warn(f"{error}; going on without it, as the AWS CLI does")
+        return path, {}
     return path, parse_ini(text, path) if text is not None else {}
 
 
@@ -2716,10 +3038,10 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
     if args.list:
-        config_path, config = _read_config(env)
+        config_path, config = _read_config(env, messages)
         return _list(path, args.long_term_suffix, config_path, config, args.device, env, now, messages)
     if args.clear:
-        return _clear(path, profile, messages)
+        return _clear(path, profile, messages, args.long_term_suffix)
     text = read_text(path)
     sections = parse_ini(text or "", path)
     names = (profile, profile + args.long_term_suffix)
@@ -2728,7 +3050,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             raise AwsMfaError(f"{path} does not exist; create it with a [{names[1]}] section")
         return _status(profile, sections.get(profile), now)
     # The config file may set --min-remaining and --assume-role, so even the skip path reads it.
-    config_path, config = _read_config(env)
+    config_path, config = _read_config(env, messages)
     if args.setup:
         with _signals_stop_the_run():
             return _setup(args, env, path, text or "", config, messages)
@@ -2737,6 +3059,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if isinstance(keys, LongTermKeys):
         check_short_term(sections, profile, keys, path)
     settings = resolve_settings(args.given, env, config, names, config_path)
+    check_durations(settings, messages.warn)
     kept = None if args.force else still_valid(sections.get(profile), settings.assume_role, settings.min_remaining, now)
     if kept and not args.dry_run:
         # The skip path: no boto, no helper.
@@ -2953,8 +3276,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.profile = profile_name(env[named]) if named else DEFAULT_PROFILE
         except argparse.ArgumentTypeError as error:
             parser.error(f"{named}: {error}")
+    if not args.credentials_path:
+        # botocore takes an empty AWS_SHARED_CREDENTIALS_FILE for no credentials file: a session
+        # written anywhere would go unseen by the SDKs.
+        parser.error(
+            "the credentials file path is empty (-c or AWS_SHARED_CREDENTIALS_FILE), which the AWS SDKs take for "
+            "no credentials file; name a file, or unset AWS_SHARED_CREDENTIALS_FILE"
+        )
     try:
         code = _run(args, env)
+    except UsageError as error:
+        _tell(f"aws-mfa: error: {error}")
+        code = 2
     except AwsMfaError as error:
         _tell(f"aws-mfa: error: {error}")
         code = 1

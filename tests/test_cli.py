@@ -74,7 +74,7 @@ def test_bad_duration_is_a_usage_error(
         pytest.param([], None, 43200, id="default"),
         pytest.param([], "8h", 28800, id="environment"),
         pytest.param(["-d", "1h"], "8h", 3600, id="flag-beats-environment"),
-        pytest.param(["--duration=900"], None, 900, id="long-flag"),
+        pytest.param(["--duration=1800"], None, 1800, id="long-flag"),  # 900 would warn: not above --min-remaining
     ],
 )
 def test_duration_precedence(
@@ -102,7 +102,7 @@ def test_bad_duration_in_the_environment_is_a_usage_error(
 
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.endswith(
-        "aws-mfa: error: argument -d/--duration: 'forever' is not a duration (use seconds like 43200, or 15m, "
+        "aws-mfa: error: AWS_SESSION_DURATION: 'forever' is not a duration (use seconds like 43200, or 15m, "
         "12h, 1h30m)\n"
     )
 

@@ -313,7 +313,7 @@ def test_short_term_section_holding_long_term_keys(
             1,
             "",
             f"aws-mfa: error: [default] in {home.credentials} holds long-term keys without a session token; refusing "
-            "to overwrite them. Move them to the long-term section (or delete them) and run again\n",
+            "to overwrite them. Move them into a section of their own (e.g. [default-old]) and run again\n",
         )
         assert sts_stub.requests == []
         assert home.credentials.read_text() == short_term

@@ -560,7 +560,8 @@ def test_clear_refuses_long_term_keys(home: Home, capsys: pytest.CaptureFixture[
         1,
         "",
         f"aws-mfa: error: [default] in {home.credentials} holds long-term keys without a session token; "
-        "--clear removes only a session. Move them to the long-term section (or delete them) and run again\n",
+        "--clear removes only a session, never a long-term key: to use them with aws-mfa, run aws-mfa --setup to "
+        "move them to [default-long-term]\n",
     )
     assert home.credentials.read_text() == text
 
@@ -578,8 +579,8 @@ def test_clear_refuses_an_akia_key_beside_a_leftover_token(home: Home, capsys: p
         1,
         "",
         f"aws-mfa: error: [default] in {home.credentials} holds long-term keys (an IAM user's AKIA key) beside a "
-        "session token; --clear removes only a session. Move them to the long-term section (or delete them) and "
-        "run again\n",
+        "session token; --clear removes only a session, never a long-term key: to use them with aws-mfa, run "
+        "aws-mfa --setup to move them to [default-long-term]\n",
     )
     assert home.credentials.read_text() == text
 
@@ -627,7 +628,7 @@ def test_clear_refuses_long_term_keys_written_meanwhile(
     code, out, err = run(capsys, "--clear")
 
     assert (code, out) == (1, "")
-    assert "holds long-term keys without a session token; --clear removes only a session" in err
+    assert "holds long-term keys without a session token; --clear removes only a session, never" in err
     assert home.credentials.read_text() == replaced
 
 
@@ -715,7 +716,7 @@ def test_list_shows_only_usable_pairs_and_no_raw_control_characters(
         f"[bell\x07-long-term]\n{keys}\n"
         f"[z-long-term]\n{keys}aws_mfa_device = arn:aws:iam::1:mfa/a\n  more\n"
     )
-    # botocore reads two spaces after `profile` as one: not a pair aws-mfa would use.
+    # botocore reads two spaces after `profile` as one, and so does aws-mfa (issue 21, item 9).
     home.config.write_text("[profile  y-long-term]\ncredential_process = never-run\n")
 
     code, out, err = run(capsys, "--list")
@@ -725,6 +726,8 @@ def test_list_shows_only_usable_pairs_and_no_raw_control_characters(
         f"bell\\x07: keys in [bell\\x07-long-term] of {home.credentials}; device not set (asked of IAM); "
         "session none\n"
         f"z: keys in [z-long-term] of {home.credentials}; device malformed (aws_mfa_device in [z-long-term]); "
+        "session none\n"
+        f"y: keys in credential_process of [profile  y-long-term] in {home.config}; device not set (asked of IAM); "
         "session none\n"
     )
 

@@ -481,7 +481,7 @@ REFUSED = [
     pytest.param(
         f"[default]\naws_access_key_id = AKIAOTHERLONGTERM000\naws_secret_access_key = other\n\n{LONG_TERM}",
         "[default] in {path} holds long-term keys without a session token; refusing to overwrite them. Move them "
-        "to the long-term section (or delete them) and run again",
+        "into a section of their own (e.g. [default-old]) and run again",
         id="short-term-holds-other-long-term-keys",
     ),
     pytest.param(
@@ -489,7 +489,7 @@ REFUSED = [
         f"[default]\naws_access_key_id = AKIAOTHERLONGTERM000\naws_secret_access_key = other\n"
         f"aws_session_token = stale\nexpiration = {expires_in(timedelta(days=-1))}\n\n{LONG_TERM}",
         "[default] in {path} holds long-term keys (an IAM user's AKIA key) beside a session token; refusing to "
-        "overwrite them. Move them to the long-term section (or delete them) and run again",
+        "overwrite them. Move them into a section of their own (e.g. [default-old]) and run again",
         id="short-term-holds-akia-key-beside-stale-token",
     ),
 ]

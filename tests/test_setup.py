@@ -275,8 +275,9 @@ def test_setup_with_a_key_program_is_already_set_up(
 REFUSALS = [
     pytest.param(
         f"{LONG_TERM}\n[default]\naws_access_key_id = AKIAANOTHERKEY000000\naws_secret_access_key = other\n",
-        "[default] and [default-long-term] in {path} hold different long-term keys; keep the one you use in "
-        "[default-long-term], delete the keys from [default], then run aws-mfa",
+        "[default] and [default-long-term] in {path} hold different long-term keys, and a refresh replaces only a "
+        "copy of [default-long-term]'s; keep the key you use in [default-long-term] and move the other's lines into "
+        "a section of their own (e.g. [default-old]), then run aws-mfa",
         id="different-keys",
     ),
     pytest.param(
@@ -295,12 +296,6 @@ REFUSALS = [
         "'aws_mfa_device = arn:aws:iam::ACCOUNT:mfa/NAME' to {path}, or keep the key out of that file with "
         "'credential_process = ...' in [profile default-long-term] of the config file (see USAGE.md's key programs)",
         id="only-a-session",
-    ),
-    pytest.param(
-        f"[default-long-term]\naws_mfa_device = {DEVICE}\n\n{CONFIGURED}",
-        "[default-long-term] in {path} exists but holds no keys; move aws_access_key_id and aws_secret_access_key "
-        "of [default] into it, or remove it and run aws-mfa --setup again",
-        id="long-term-section-without-keys",
     ),
     pytest.param(
         # A session key without its token: a broken session, no long-term key.

@@ -79,7 +79,7 @@ def test_unusable_suffixes_are_usage_errors(
         f"aws-mfa: error: argument --long-term-suffix: {suffix!r} is not a usable suffix"
     )
     monkeypatch.setenv("AWS_MFA_LONG_TERM_SUFFIX", suffix)
-    assert usage_error(capsys).startswith(f"aws-mfa: error: argument --long-term-suffix: {suffix!r} is not")
+    assert usage_error(capsys).startswith(f"aws-mfa: error: AWS_MFA_LONG_TERM_SUFFIX: {suffix!r} is not")
     assert home.credentials.read_text() == LONG_TERM
 
 
@@ -616,7 +616,10 @@ def test_otp_command_that_is_no_command_line(
     assert usage_error(capsys, "--otp-command", command) == expected
     assert usage_error(capsys, "--otp-command", command, "--code", "123456") == expected
     monkeypatch.setenv("AWS_MFA_OTP_COMMAND", command)
-    assert usage_error(capsys, "--code", "123456") == expected
+    # The value came from the variable: the error names it, not the flag.
+    assert (
+        usage_error(capsys, "--code", "123456") == f"aws-mfa: error: AWS_MFA_OTP_COMMAND: not a command line: {problem}"
+    )
     assert stub.requests == []
 
 
@@ -1045,10 +1048,14 @@ def test_an_answer_that_trickles_in_is_cut_off(
     finally:
         trickle.close()
 
+    # A slow IAM is one that did not say which devices there are, as when it refuses.
     assert result == (
         1,
         "",
-        f"aws-mfa: error: {service} did not finish answering within 1.5 s; check the network, proxy and endpoint\n",
+        "aws-mfa: error: STS did not finish answering within 1.5 s; check the network, proxy and endpoint\n"
+        if service == "STS"
+        else "aws-mfa: error: no MFA device configured and IAM did not finish answering within 1.5 s; pass --device "
+        "or add aws_mfa_device to [default-long-term]\n",
     )
     assert time.monotonic() - started < 5
     assert home.credentials.read_text().startswith("[default-long-term]")

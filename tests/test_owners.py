@@ -1,0 +1,258 @@
+"""The third campaign (issue 21), lock-outs and owners: what aws-mfa creates is usable by the owner
+of the directory it is made in, whatever the umask, and a run as root never writes through a link
+a user planted to a file that user does not own. Each case failed before its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import botocore.session
+import pytest
+from conftest import DEVICE
+from conftest import LONG_KEY
+from conftest import LONG_SECRET
+from conftest import LONG_TERM
+from conftest import RELIABILITY
+from conftest import STUB_KEY
+from conftest import STUB_SECRET
+from conftest import STUB_TOKEN
+from conftest import Home
+from conftest import StubServer
+from conftest import stub_session
+from conftest import valid_until
+from test_refresh import run
+from test_surroundings import NOBODY
+from test_surroundings import as_nobody
+
+KEYS = json.dumps({"Version": 1, "AccessKeyId": LONG_KEY, "SecretAccessKey": LONG_SECRET})
+
+
+def owner_and_mode(path: Path) -> tuple[int, int, int]:
+    info = path.lstat()
+    return info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
+
+
+@pytest.fixture
+def nobody_home(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An ordinary user's HOME without ~/.aws; the long-term keys come from a program of that user."""
+    if os.geteuid() != 0:
+        pytest.skip("becoming another user needs root")
+    # What a refresh imports, imported while root may still read the interpreter's library.
+    botocore.session.Session().create_client("sts", "us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    directory = Path(tempfile.mkdtemp(prefix="aws-mfa-home-"))
+    program = directory / "keys"
+    # A shell script: the interpreter of the tests lives where this user may not look.
+    program.write_text(f"#!/bin/sh\nprintf '%s' '{KEYS}'\n")
+    program.chmod(0o755)
+    config = directory / "config"
+    config.write_text(f"[profile default-long-term]\ncredential_process = {program}\nmfa_serial = {DEVICE}\n")
+    for path in (directory, program, config):
+        os.chown(path, NOBODY, NOBODY)
+    monkeypatch.setenv("HOME", str(directory))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / ".aws" / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    yield directory
+    shutil.rmtree(directory)
+
+
+# --- item 4: a umask never locks the owner out --------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o277, 0o477, 0o777], ids=["0277", "0477", "0777"])
+def test_first_run_under_a_tight_umask_leaves_a_usable_aws_directory(
+    nobody_home: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str], umask: int
+) -> None:
+    RELIABILITY["data loss and lock-out"] += 1
+    aws = nobody_home / ".aws"
+
+    with as_nobody():
+        previous = os.umask(umask)
+        try:
+            first = run(capsys, "--code", "123456")
+            second = run(capsys, "--code", "123456", "--force")
+        finally:
+            os.umask(previous)
+
+    assert first == second == (0, "", valid_until())
+    assert owner_and_mode(aws) == (NOBODY, NOBODY, 0o700)
+    assert owner_and_mode(aws / "credentials") == (NOBODY, NOBODY, 0o600)
+    assert owner_and_mode(aws / "credentials.aws-mfa.lock") == (NOBODY, NOBODY, 0o600)
+    assert sorted(path.name for path in aws.iterdir()) == ["credentials", "credentials.aws-mfa.lock"]
+    assert (aws / "credentials").read_text() == f"[default]\n{stub_session()}"
+
+
+def test_root_under_a_tight_umask_makes_the_aws_directory_0700(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RELIABILITY["data loss and lock-out"] += 1
+    credentials = home.path / "new" / "credentials"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    home.config.write_text(
+        f"[profile default-long-term]\ncredential_process = printf %s '{KEYS}'\nmfa_serial = {DEVICE}\n"
+    )
+    previous = os.umask(0o277)
+    try:
+        result = run(capsys, "--code", "123456")
+    finally:
+        os.umask(previous)
+
+    assert result == (0, "", valid_until())
+    assert stat.S_IMODE(credentials.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    assert credentials.read_text() == f"[default]\n{stub_session()}"
+
+
+# --- item 5: what root creates in a user's HOME is that user's -------------------------------------
+
+
+def test_root_run_in_a_users_home_leaves_everything_it_creates_to_that_user(
+    nobody_home: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    RELIABILITY["data loss and lock-out"] += 1
+    aws = nobody_home / ".aws"
+    previous = os.umask(0o022)
+    try:
+        assert run(capsys, "--code", "123456") == (0, "", valid_until())
+    finally:
+        os.umask(previous)
+
+    assert owner_and_mode(aws) == (NOBODY, NOBODY, 0o700)
+    assert owner_and_mode(aws / "credentials") == (NOBODY, NOBODY, 0o600)
+    assert owner_and_mode(aws / "credentials.aws-mfa.lock") == (NOBODY, NOBODY, 0o600)
+    assert (aws / "credentials").read_text() == f"[default]\n{stub_session()}"
+    with as_nobody():  # and the user's own runs go on from there
+        assert run(capsys, "--code", "123456", "--force") == (0, "", valid_until())
+
+
+def test_failed_root_run_in_a_users_home_leaves_nothing_of_roots(
+    nobody_home: Path, stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub.sts_error("AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code.")
+    aws = nobody_home / ".aws"
+    RELIABILITY["data loss and lock-out"] += 1
+
+    code, out, err = run(capsys, "--code", "123456")
+
+    assert (code, out) == (1, "")
+    assert err.startswith("aws-mfa: error: ")
+    # Whatever a failed run leaves in the user's HOME is the user's: a later run of theirs is not locked out.
+    left = [aws, *aws.iterdir()] if aws.exists() else []
+    assert [(path.name, path.lstat().st_uid, path.lstat().st_gid) for path in left] == [
+        (path.name, NOBODY, NOBODY) for path in left
+    ]
+    with as_nobody():
+        stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
+        assert run(capsys, "--code", "123456") == (0, "", valid_until())
+
+
+# --- item 6: root does not write through a user's link to a file that user does not own ------------
+
+
+@pytest.fixture
+def roots_file(tmp_path: Path) -> Path:
+    """A file of root's, in a directory of root's, that reads as a credentials file."""
+    if os.geteuid() != 0:
+        pytest.skip("a run as root needs root")
+    directory = tmp_path / "roots"
+    directory.mkdir(mode=0o700)
+    target = directory / "credentials"
+    target.write_text(LONG_TERM)
+    target.chmod(0o600)
+    return target
+
+
+def planted_home(nobody_home: Path) -> Path:
+    aws = nobody_home / ".aws"
+    aws.mkdir(mode=0o700)
+    os.chown(aws, NOBODY, NOBODY)
+    return aws
+
+
+def plant(link: Path, target: Path) -> None:
+    link.symlink_to(target)
+    os.lchown(link, NOBODY, NOBODY)
+
+
+def refused(link: Path, target: Path, real: Path) -> str:
+    return (
+        f"aws-mfa: error: {link} is a symbolic link of uid {NOBODY} to {real}, which belongs to uid "
+        f"{target.stat().st_uid}; as root, aws-mfa does not write through a user's link to what that user does "
+        f"not own. Run aws-mfa as uid {NOBODY}, or replace the link. The file is unchanged\n"
+    )
+
+
+@pytest.mark.parametrize("argv", [["--code", "123456"], ["--clear"], ["--setup"]], ids=["refresh", "clear", "setup"])
+def test_root_does_not_write_through_a_planted_link_to_roots_file(
+    nobody_home: Path,
+    roots_file: Path,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    link = planted_home(nobody_home) / "credentials"
+    text = {
+        "--clear": f"{LONG_TERM}\n[default]\n{stub_session()}",
+        "--setup": f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n",
+    }.get(argv[0], LONG_TERM)
+    roots_file.write_text(text)
+    plant(link, roots_file)
+    (nobody_home / "config").write_text("")  # the keys are the file's
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, *argv, "--device", DEVICE) == (1, "", refused(link, roots_file, roots_file))
+
+    assert roots_file.read_text() == text
+    assert owner_and_mode(roots_file) == (0, 0, 0o600)
+    assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
+    assert session_stub.requests == []  # refused before the one-time code was spent
+
+
+def test_root_does_not_follow_a_planted_aws_directory(
+    nobody_home: Path, roots_file: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = nobody_home / ".aws"
+    plant(aws, roots_file.parent)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456") == (1, "", refused(aws, roots_file.parent, roots_file))
+
+    assert roots_file.read_text() == LONG_TERM
+    assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
+    assert session_stub.requests == []
+
+
+def test_root_does_not_create_a_file_where_a_dangling_planted_link_points(
+    nobody_home: Path, roots_file: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = planted_home(nobody_home) / "credentials"
+    target = roots_file.parent / "new" / "credentials"  # neither the file nor its directory exists
+    plant(link, target)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456") == (1, "", refused(link, roots_file.parent, target))
+
+    assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
+    assert session_stub.requests == []
+
+
+def test_root_writes_through_a_users_link_to_that_users_file(
+    nobody_home: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = planted_home(nobody_home) / "credentials"
+    target = nobody_home / "keys.ini"
+    target.write_text(LONG_TERM)
+    os.chown(target, NOBODY, NOBODY)
+    plant(link, Path("..") / "keys.ini")
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456") == (0, "", valid_until())
+
+    assert link.is_symlink()
+    assert target.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
+    assert owner_and_mode(target) == (NOBODY, NOBODY, 0o600)
