@@ -67,6 +67,12 @@ DEFAULT_OTP_TIMEOUT = 60.0
 MAX_OTP_TIMEOUT = 3600.0
 PROMPT_ATTEMPTS = 3
 HELPER_OUTPUT_LIMIT = 64 * 1024
+# Set for every helper program, "<PID of aws-mfa>:<a token of that helper>": an aws-mfa that
+# finds it was started by a helper (a key program or OTP command that runs aws-mfa, directly
+# or through `aws`) and refuses, or each run would start the next without end; and on Linux
+# it finds what a helper started outside its process group.
+HELPER_VARIABLE = "AWS_MFA_HELPER_OF"
+HELPER_END_GRACE = 0.5  # between SIGTERM and SIGKILL for a helper ended early
 LINE_LIMIT = 256  # what is read of one line of input for a code
 MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
@@ -1245,6 +1251,7 @@ def start_program(
     # session still, so 1Password's app integration recognises the terminal it runs for.
     group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
     started = time.monotonic()
+    marker = f"{os.getpid()}:{os.urandom(4).hex()}"
     try:
         with _HELPERS_LOCK:
             process = subprocess.Popen(
@@ -1252,9 +1259,11 @@ def start_program(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                env={**os.environ, HELPER_VARIABLE: marker},
                 **(group if os.name == "posix" else {}),
             )
             _HELPERS.add(process)
+            _MARKERS[process.pid] = marker
     except (OSError, ValueError) as error:
         if not isinstance(error, FileNotFoundError):
             reason = f"cannot run {argv[0]!r}: {getattr(error, 'strerror', None) or error}"
@@ -1290,6 +1299,7 @@ def start_program(
         with _HELPERS_LOCK:
             _end_group(process)
             _HELPERS.discard(process)
+            _MARKERS.pop(process.pid, None)
             process.wait()
         exited.set()
 
@@ -1327,6 +1337,7 @@ def start_program(
 
 # Helper programs whose exit is not yet collected; main() ends them on every way out.
 _HELPERS: set[Any] = set()
+_MARKERS: dict[int, str] = {}  # each of their HELPER_VARIABLE, by PID
 _HELPERS_LOCK = _thread.allocate_lock()
 
 
@@ -1347,7 +1358,68 @@ def end_helpers(*only: Any) -> None:
     """
     with _HELPERS_LOCK:
         for process in _HELPERS.intersection(only or _HELPERS):
-            _end_group(process)
+            _end_tree(process)
+
+
+def _end_tree(process: Any) -> None:
+    """End a helper ended early with all it started: SIGTERM, a moment to clean up, SIGKILL.
+
+    Its process group holds what it started, except what left the group (setsid, as a daemon
+    does, or another aws-mfa's helper): on Linux that is found by the HELPER_VARIABLE it
+    inherited. Left running: on macOS, what left the group; anywhere, what also cleared its
+    environment. The caller holds _HELPERS_LOCK, so the helper is not reaped meanwhile and
+    its group id stays its own.
+    """
+    import signal
+
+    marker = _MARKERS[process.pid]
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _marked(marker):
+            with contextlib.suppress(OSError):
+                os.kill(pid, number)
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, number)
+        if number == signal.SIGTERM:
+            _await_exit(process.pid, HELPER_END_GRACE)
+
+
+def _marked(marker: str) -> list[int]:
+    """The processes whose environment holds this helper's HELPER_VARIABLE (Linux's /proc; elsewhere none)."""
+    entry = f"{HELPER_VARIABLE}={marker}".encode()
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # pragma: no cover (macOS: no /proc)
+        return []
+    found = []
+    for name in filter(str.isdigit, names):
+        # Another user's process, or one that has just ended: not ours to end.
+        with contextlib.suppress(OSError), open(f"/proc/{name}/environ", "rb") as environment:
+            if entry in environment.read().split(b"\0"):
+                found.append(int(name))
+    return found
+
+
+def _await_exit(pid: int, grace: float) -> None:
+    """Wait up to grace seconds for a helper to exit, without reaping it; a signal meanwhile is ignored.
+
+    The run is ending the helper already: a second Ctrl-C must not break into that with a traceback.
+    """
+    import signal
+
+    numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = None
+    with contextlib.suppress(ValueError):  # only the main thread handles signals
+        previous = [signal.signal(number, signal.SIG_IGN) for number in numbers]
+    try:
+        deadline = time.monotonic() + grace
+        with contextlib.suppress(ChildProcessError):  # reaped already
+            while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+    finally:
+        for number, handler in zip(numbers, previous or (), strict=False):
+            signal.signal(number, handler)
 
 
 def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> None:
@@ -2708,7 +2780,17 @@ def _read_config(env: Mapping[str, str]) -> tuple[str, Mapping[str, Mapping[str,
     return path, parse_ini(text, path) if text is not None else {}
 
 
+def _refuse_nested_run(env: Mapping[str, str]) -> None:
+    if env.get(HELPER_VARIABLE):
+        pid = env[HELPER_VARIABLE].partition(":")[0]
+        raise AwsMfaError(
+            f"this run was started by a helper program of aws-mfa (PID {pid}) and would start the next without "
+            "end: a key program or OTP command must not run aws-mfa"
+        )
+
+
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    _refuse_nested_run(env)
     output_mode = args.env or args.credential_process
     if sys.stdout is None and (output_mode or args.status or args.dry_run or args.list):
         raise AwsMfaError("standard output is closed, so there is nowhere to print to")

@@ -3,6 +3,9 @@ failed or stopped run leaves HOME, the credentials file and the output as a pers
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +22,11 @@ from conftest import Home
 from conftest import StubServer
 from conftest import as_shown
 from conftest import expires_in
+from conftest import stub_session
+from conftest import valid_until
+from test_recipes import AWS_CLI
 from test_refresh import run
+from test_surroundings import wait_until_dead
 
 FakeBin = Callable[[str, str], Path]
 SCRIPT = Path(sys.executable).with_name("aws-mfa")
@@ -53,6 +60,199 @@ def loop(fake_bin: FakeBin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("LOOP_LOG", str(log))
     fake_bin("loop", LOOP)
     return log
+
+
+# --- nested runs ------------------------------------------------------------------------------
+
+
+def test_key_program_that_runs_aws_mfa_is_refused_at_once(
+    home: Home, stub: StubServer, loop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home.config.write_text(
+        f"[profile default-long-term]\ncredential_process = loop {SCRIPT} --credential-process\nmfa_serial = {DEVICE}\n"
+    )
+    RELIABILITY["hangs and unbounded work"] += 1
+
+    assert run(capsys, "-t", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: {PROGRAM} failed (exit 1): {nested_refusal(os.getpid())}\n",
+    )
+    assert loop.read_text() == "1\n"
+    assert stub.requests == []
+
+
+@pytest.mark.skipif(AWS_CLI is None, reason="the `aws` CLI is needed: `make test` builds .venv-awscli")
+def test_key_program_that_runs_aws_mfa_through_the_aws_cli_is_refused(
+    home: Home, stub: StubServer, loop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The keys come from `aws`, whose profile's credential_process is aws-mfa itself.
+    home.config.write_text(
+        f"[profile default-long-term]\ncredential_process = {AWS_CLI} sts get-caller-identity --profile loop\n"
+        f"mfa_serial = {DEVICE}\n\n[profile loop]\ncredential_process = loop {SCRIPT} --credential-process\n"
+    )
+    RELIABILITY["hangs and unbounded work"] += 1
+    started = time.monotonic()
+
+    code, out, err = run(capsys, "-t", "123456")
+
+    assert (code, out) == (1, "")
+    assert err.startswith(f"aws-mfa: error: {PROGRAM} failed (exit 255): ")
+    assert err.count("\n") == 1
+    assert "this run was started by a helper program of aws-mfa" in err
+    assert loop.read_text() == "1\n"
+    assert time.monotonic() - started < 20
+    assert stub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "name", "what"),
+    [
+        pytest.param("AWS_MFA_OTP_COMMAND", "otp", "the OTP command", id="otp-command"),
+        pytest.param("AWS_MFA_UPDATER_OP_ITEM_NAME", "op", "1Password", id="op"),
+    ],
+)
+def test_code_helper_that_runs_aws_mfa_is_refused_and_the_code_asked(
+    session_stub: StubServer,
+    home: Home,
+    fake_bin: FakeBin,
+    loop: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    name: str,
+    what: str,
+) -> None:
+    # From the environment, so that the code without the refusal would run the helper again.
+    fake_bin(name, f"os.execvp('loop', ['loop', {str(SCRIPT)!r}])")
+    monkeypatch.setenv(variable, "otp" if name == "otp" else "AWS")
+    RELIABILITY["hangs and unbounded work"] += 1
+
+    assert run(capsys, stdin="123456\n") == (
+        0,
+        "",
+        f"aws-mfa: warning: {what} failed (exit 1): {nested_refusal(os.getpid())}; asking for the code instead\n"
+        + valid_until(),
+    )
+    assert loop.read_text() == "1\n"
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
+
+
+def test_nested_run_is_refused_in_every_mode(
+    home: Home, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home.credentials.write_text(LONG_TERM)
+    refused = (1, "", nested_refusal(4321) + "\n")
+
+    monkeypatch.setenv("AWS_MFA_HELPER_OF", "4321:a1b2c3d4")
+
+    for argv in (["--status"], ["--list"], ["--clear"], ["--setup"], ["--env"], ["--dry-run"], ["-t", "123456"]):
+        assert run(capsys, *argv) == refused, argv
+    assert home.credentials.read_text() == LONG_TERM
+
+
+# --- a helper's whole tree ends with it -----------------------------------------------------
+
+# A helper that hangs: a child in its group, and a grandchild in a session (and group) of its
+# own, as a daemon would start it. Each records its pid, and whether SIGTERM reached it.
+TREE = """
+import signal, subprocess
+def terminated(number, frame):
+    open(os.environ['TERMINATED'], 'a').write(f'{os.getpid()}\\n')
+    sys.exit(0)
+signal.signal(signal.SIGTERM, terminated)
+sleeper = [sys.executable, '-c', 'import time; time.sleep(60)']
+child = subprocess.Popen(sleeper)
+grandchild = subprocess.Popen(sleeper, start_new_session=True)
+open(os.environ['PIDS'], 'w').write(f'{os.getpid()} {child.pid} {grandchild.pid}')
+while True:
+    time.sleep(1)
+"""
+
+
+@pytest.fixture
+def tree(fake_bin: FakeBin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    pids, terminated = tmp_path / "pids", tmp_path / "terminated"
+    monkeypatch.setenv("PIDS", str(pids))
+    monkeypatch.setenv("TERMINATED", str(terminated))
+    fake_bin("tree", TREE)
+    return pids, terminated
+
+
+def recorded(pids: Path) -> list[int]:
+    return [int(pid) for pid in pids.read_text().split()]
+
+
+def test_timed_out_helper_is_ended_with_its_whole_tree(
+    session_stub: StubServer, home: Home, tree: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pids, terminated = tree
+    RELIABILITY["hangs and unbounded work"] += 1
+    started = time.monotonic()
+
+    assert run(capsys, "--otp-command", "tree", "--otp-timeout", "2", stdin="123456\n") == (
+        0,
+        "",
+        "aws-mfa: warning: the OTP command gave no code within 2 s; asking for the code instead\n" + valid_until(),
+    )
+    assert time.monotonic() - started < 4
+    helper = recorded(pids)[0]
+    assert [pid for pid in recorded(pids) if not wait_until_dead(pid)] == []
+    assert terminated.read_text() == f"{helper}\n"  # SIGTERM first: it could clean up
+
+
+def test_key_program_that_ignores_sigterm_is_killed_with_its_tree(
+    home: Home, stub: StubServer, fake_bin: FakeBin, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pids = tmp_path / "pids"
+    fake_bin(
+        "keys",
+        "import signal, subprocess\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "grandchild = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'], start_new_session=True)\n"
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{grandchild.pid}}')\ntime.sleep(60)",
+    )
+    home.config.write_text(f"[profile default-long-term]\ncredential_process = keys\nmfa_serial = {DEVICE}\n")
+    RELIABILITY["hangs and unbounded work"] += 1
+    started = time.monotonic()
+
+    assert run(capsys, "-t", "123456", "--otp-timeout", "1") == (
+        1,
+        "",
+        f"aws-mfa: error: {PROGRAM} gave no access key within 1 s\n",
+    )
+    assert time.monotonic() - started < 4
+    assert [pid for pid in recorded(pids) if not wait_until_dead(pid)] == []
+    assert stub.requests == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "message"),
+    [
+        pytest.param(signal.SIGTERM, 143, "aws-mfa: stopped by SIGTERM\n", id="SIGTERM"),
+        pytest.param(signal.SIGINT, 130, "aws-mfa: interrupted\n", id="SIGINT"),
+    ],
+)
+def test_stopped_run_ends_its_helpers_whole_tree(
+    session_stub: StubServer, home: Home, tree: tuple[Path, Path], sent: signal.Signals, code: int, message: str
+) -> None:
+    pids, _ = tree
+    RELIABILITY["hangs and unbounded work"] += 1
+    process = subprocess.Popen(
+        [str(SCRIPT), "--otp-command", "tree"], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 20
+    while not (pids.exists() and len(pids.read_text().split()) == 3):
+        assert time.monotonic() < deadline
+        assert process.poll() is None
+        time.sleep(0.05)
+
+    process.send_signal(sent)
+    _, err = process.communicate(timeout=20)
+
+    assert (process.returncode, err) == (code, message)
+    assert [pid for pid in recorded(pids) if not wait_until_dead(pid)] == []
+    assert home.credentials.read_text() == LONG_TERM
 
 
 # --- reading files with [DEFAULT] and empty values stays linear ------------------------------
