@@ -1997,12 +1997,34 @@ def _make_directory(directory: str) -> None:
 def check_writable(path: str) -> None:
     """What would stop the write, found before a one-time code is spent on STS."""
     real = os.path.realpath(path)
+    if _nothing_to_create_yet(real):
+        return
     _make_directory(os.path.dirname(real))
     uid = _owner(real, os.path.dirname(real))[0]
     if sys.platform != "win32" and os.geteuid() not in (0, uid):
         raise _foreign_file(real, uid)
     with _locked(f"{real}.aws-mfa.lock"):
         pass
+
+
+def _nothing_to_create_yet(real: str) -> bool:
+    """Neither the file nor its lock exists, and nothing would stop the write from creating them.
+
+    Then a first run creates nothing (~/.aws, the lock) before its write, and one that fails
+    earlier (its key program, STS, no code) leaves HOME as it found it. Otherwise, or where
+    this cannot tell, check_writable opens the lock, creating what is missing, and meets the
+    real error.
+    """
+    if os.path.lexists(real) or os.path.lexists(f"{real}.aws-mfa.lock"):
+        return False
+    directory = os.path.dirname(real)
+    if os.path.isdir(directory):
+        if os.geteuid() not in (0, os.stat(directory).st_uid):
+            return False  # another user's directory: the new file would be theirs
+        where = directory
+    else:
+        where = os.path.dirname(directory)  # where _make_directory would create it
+    return os.path.isdir(where) and os.access(where, os.W_OK | os.X_OK, effective_ids=True)
 
 
 def _try_lock(descriptor: int) -> bool:

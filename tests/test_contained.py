@@ -3,10 +3,13 @@ failed or stopped run leaves HOME, the credentials file and the output as a pers
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,6 +21,9 @@ from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
 from conftest import RELIABILITY
+from conftest import STUB_KEY
+from conftest import STUB_SECRET
+from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
 from conftest import as_shown
@@ -26,7 +32,10 @@ from conftest import stub_session
 from conftest import valid_until
 from test_recipes import AWS_CLI
 from test_refresh import run
+from test_surroundings import as_nobody
 from test_surroundings import wait_until_dead
+
+import aws_mfa
 
 FakeBin = Callable[[str, str], Path]
 SCRIPT = Path(sys.executable).with_name("aws-mfa")
@@ -316,3 +325,130 @@ def test_nested_value_in_default_is_still_refused_as_botocore_does(
         "reads such lines as nested keys); fix the file, nothing was written\n",
     )
     assert home.credentials.read_text() == text
+
+
+# --- a failed run on a fresh HOME leaves it as it was -----------------------------------------
+
+
+def listing(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("program", "stdin", "message"),
+    [
+        pytest.param(
+            "sys.exit('[ERROR] vault locked')",
+            None,
+            f"aws-mfa: error: {PROGRAM} failed (exit 1): [ERROR] vault locked\n",
+            id="key-program-fails",
+        ),
+        pytest.param(
+            "print('no json')",
+            None,
+            f"aws-mfa: error: {PROGRAM} printed no JSON object (the credential_process format)\n",
+            id="key-program-prints-no-json",
+        ),
+        pytest.param("time.sleep(30)", None, f"aws-mfa: error: {PROGRAM} gave no access key within 1 s\n", id="hangs"),
+        pytest.param(
+            f"print({json.dumps(json.dumps(KEYS))})",
+            "",
+            "aws-mfa: error: no MFA code: no terminal to ask on and nothing on standard input; pass --code, set "
+            "--otp-command, or set the 1Password item with --op-item-name (and --op-account)\n",
+            id="no-code",
+        ),
+        pytest.param(
+            f"print({json.dumps(json.dumps(KEYS))})",
+            "123456\n",
+            "aws-mfa: error: STS rejected the MFA code (wrong, expired or already used); wait for the next code and "
+            "run again\n",
+            id="sts-refuses",
+        ),
+    ],
+)
+@pytest.mark.parametrize("aws_directory", [False, True], ids=["no-aws-directory", "aws-directory-with-config"])
+def test_failed_run_on_a_fresh_home_leaves_it_as_it_was(
+    home: Home,
+    stub: StubServer,
+    fake_bin: FakeBin,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    program: str,
+    stdin: str | None,
+    message: str,
+    aws_directory: bool,
+) -> None:
+    fake_bin("keys", program)
+    stub.sts_error("AccessDenied", "MultiFactorAuthentication failed with invalid MFA one time pass code.")
+    config = home.config if aws_directory else tmp_path / "config"
+    if not aws_directory:
+        home.config.parent.rmdir()
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    config.write_text(f"[profile default-long-term]\ncredential_process = keys\nmfa_serial = {DEVICE}\n")
+    before = listing(home.path)
+    RELIABILITY["hostile inputs"] += 1
+
+    code, out, err = run(capsys, "--otp-timeout", "1", *(["--code", "123456"] if stdin is None else []), stdin=stdin)
+
+    assert (code, out, err) == (1, "", message)
+    assert listing(home.path) == before
+
+
+def test_first_run_in_another_users_directory_is_refused_creating_nothing(
+    stub: StubServer, fake_bin: FakeBin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("becoming another user needs root")
+    directory = Path(tempfile.mkdtemp(prefix="aws-mfa-root-"))  # root's, 0755
+    directory.chmod(0o755)
+    credentials, config = directory / "credentials", directory / "config"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    config.write_text(f"[profile default-long-term]\ncredential_process = keys\nmfa_serial = {DEVICE}\n")
+    config.chmod(0o644)
+    fake_bin("keys", f"print({json.dumps(json.dumps(KEYS))})")
+    try:
+        with as_nobody():
+            result = run(capsys, "--code", "123456")
+        assert result == (
+            1,
+            "",
+            f"aws-mfa: error: {credentials} belongs to uid 0, and a file written by this user would not; run "
+            "aws-mfa as that user. The file is unchanged\n",
+        )
+        assert listing(directory) == ["config"]
+        assert stub.requests == []
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_lock_left_without_a_file_is_opened_as_before(
+    home: Home, stub: StubServer, fake_bin: FakeBin, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = home.path / ".aws" / "credentials.aws-mfa.lock"
+    lock.mkdir()  # a directory where the lock goes: found before the key program runs
+    home.config.write_text("[profile default-long-term]\ncredential_process = keys\n")
+    fake_bin("keys", "sys.exit('never run')")
+
+    assert run(capsys, "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: lock file {lock} is not a regular file; remove it and run again\n",
+    )
+
+
+def test_first_run_that_succeeds_still_creates_the_directory_and_file(
+    home: Home, stub: StubServer, fake_bin: FakeBin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
+    fake_bin("keys", f"print({json.dumps(json.dumps(KEYS))})")
+    home.config.parent.rmdir()
+    config = tmp_path / "config"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    config.write_text(f"[profile default-long-term]\ncredential_process = keys\nmfa_serial = {DEVICE}\n")
+
+    assert aws_mfa.main(["--code", "123456"]) == 0
+    assert listing(home.path) == [".aws", ".aws/credentials", ".aws/credentials.aws-mfa.lock"]
+    assert (home.path / ".aws").stat().st_mode & 0o777 == 0o700
+    assert home.credentials.read_text() == f"[default]\n{stub_session()}"
