@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from typing import IO
     from typing import Any
     from typing import NamedTuple
+    from typing import ParamSpec
     from typing import TextIO
     from typing import TypeVar
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from mypy_boto3_sts.type_defs import GetSessionTokenResponseTypeDef
 
     T = TypeVar("T")
+    P = ParamSpec("P")
 else:
 
     class _RecordType(type):
@@ -2059,6 +2061,20 @@ def _fsync_directory(directory: str) -> None:
             os.close(descriptor)
 
 
+def _stopped_cleanly_by_signals(function: Callable[P, T]) -> Callable[P, T]:
+    """Runs function with SIGTERM and SIGHUP ending it as Ctrl-C does: by an exception that
+    unwinds through its clean-up. The write of every mode (a refresh, --setup, --clear) goes
+    through it, so none leaves its temporary copy, which holds the file's secrets, behind."""
+
+    @functools.wraps(function)
+    def stopped_cleanly(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _signals_stop_the_run():
+            return function(*args, **kwargs)
+
+    return stopped_cleanly
+
+
+@_stopped_cleanly_by_signals
 def write_atomically(path: str, compose: Callable[[str], str], *, private: bool = False) -> None:
     """Replace `path` with compose(current text), under a lock, all or nothing.
 
@@ -2895,13 +2911,21 @@ class Stopped(BaseException):
 
 @contextlib.contextmanager
 def _signals_stop_the_run() -> Iterator[None]:
-    """During a refresh (helpers, a write), SIGTERM and SIGHUP end the run cleanly."""
+    """During a refresh (helpers, a write), SIGTERM and SIGHUP end the run cleanly, as Ctrl-C does.
+
+    After the first, these signals are ignored until the end of the block: a second one must
+    not break into the clean-up that the first started (removing a temporary copy, say).
+    """
     import signal
 
     def stop(number: int, frame: object) -> None:
+        for each in numbers:
+            signal.signal(each, signal.SIG_IGN)
+        if number == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Stopped(number, signal.Signals(number).name)
 
-    numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    numbers = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
     previous = [signal.signal(number, stop) for number in numbers]
     try:
         yield

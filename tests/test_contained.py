@@ -452,3 +452,110 @@ def test_first_run_that_succeeds_still_creates_the_directory_and_file(
     assert listing(home.path) == [".aws", ".aws/credentials", ".aws/credentials.aws-mfa.lock"]
     assert (home.path / ".aws").stat().st_mode & 0o777 == 0o700
     assert home.credentials.read_text() == f"[default]\n{stub_session()}"
+
+
+# --- a signal during any writing mode leaves no temporary file --------------------------------
+
+# aws-mfa as the console script runs it, with a signal sent to itself right after the
+# temporary copy is fsynced: the moment it holds the whole new text, secrets included.
+SIGNALLED = """
+import os, sys
+import aws_mfa
+fsync = os.fsync
+def fsync_then_signalled(descriptor):
+    fsync(descriptor)
+    os.kill(os.getpid(), {signal})
+os.fsync = fsync_then_signalled
+sys.argv[1:] = {argv!r}
+raise SystemExit(aws_mfa.main())
+"""
+SESSION = (
+    "aws_access_key_id = ASIAOLDSESSION000000\naws_secret_access_key = oldsecret\naws_session_token = oldtoken\n"
+    f"expiration = {expires_in(timedelta(hours=-1))}\n"
+)
+CONFIGURED = f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "text"),
+    [
+        pytest.param(["--code", "123456"], LONG_TERM, id="refresh"),
+        pytest.param(["--setup", "--device", DEVICE], CONFIGURED, id="setup"),
+        pytest.param(["--clear"], f"{LONG_TERM}\n[default]\n{SESSION}", id="clear"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("sent", "code", "message"),
+    [
+        pytest.param(signal.SIGTERM, 143, "aws-mfa: stopped by SIGTERM\n", id="SIGTERM"),
+        pytest.param(signal.SIGHUP, 129, "aws-mfa: stopped by SIGHUP\n", id="SIGHUP"),
+        pytest.param(signal.SIGINT, 130, "aws-mfa: interrupted\n", id="SIGINT"),
+    ],
+)
+def test_signal_during_the_write_of_every_writing_mode_leaves_no_copy(
+    home: Home, session_stub: StubServer, argv: list[str], text: str, sent: signal.Signals, code: int, message: str
+) -> None:
+    home.credentials.write_text(text)
+    RELIABILITY["hangs and unbounded work"] += 1
+
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNALLED.format(signal=int(sent), argv=argv)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (code, "", message)
+    assert home.credentials.read_text() == text
+    assert sorted(path.name for path in home.credentials.parent.iterdir()) == [
+        "credentials",
+        "credentials.aws-mfa.lock",
+    ]
+
+
+# The same, with a second signal just as the first has the temporary copy removed.
+SIGNALLED_TWICE = """
+import os, sys
+import aws_mfa
+fsync, unlink = os.fsync, os.unlink
+def fsync_then_signalled(descriptor):
+    fsync(descriptor)
+    os.kill(os.getpid(), {signal})
+def signalled_then_unlink(path, **options):
+    os.kill(os.getpid(), {signal})
+    unlink(path, **options)
+os.fsync, os.unlink = fsync_then_signalled, signalled_then_unlink
+sys.argv[1:] = {argv!r}
+raise SystemExit(aws_mfa.main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "message"),
+    [
+        pytest.param(signal.SIGTERM, 143, "aws-mfa: stopped by SIGTERM\n", id="SIGTERM"),
+        pytest.param(signal.SIGINT, 130, "aws-mfa: interrupted\n", id="SIGINT"),
+    ],
+)
+def test_second_signal_during_the_clean_up_still_leaves_no_copy(
+    home: Home, sent: signal.Signals, code: int, message: str
+) -> None:
+    text = f"{LONG_TERM}\n[default]\n{SESSION}"
+    home.credentials.write_text(text)
+    RELIABILITY["hangs and unbounded work"] += 1
+
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNALLED_TWICE.format(signal=int(sent), argv=["--clear"])],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (code, "", message)
+    assert home.credentials.read_text() == text
+    assert sorted(path.name for path in home.credentials.parent.iterdir()) == [
+        "credentials",
+        "credentials.aws-mfa.lock",
+    ]
