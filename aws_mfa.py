@@ -2901,6 +2901,28 @@ def _attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) ->
     return joined
 
 
+def _parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """parser.parse_args, with --help and --version printed as all output is: a failure is an error.
+
+    argparse ignores an error writing them, and leaves the rest in stdout's buffer, for the
+    interpreter's exit to fail on: a full disk or a closed pipe was exit 0 with nothing
+    printed (PYTHONUNBUFFERED=1), or exit 120 with Python's "Exception ignored" text.
+    """
+    import io
+
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            return parser.parse_args(argv)
+    finally:
+        if printed.getvalue():
+            try:
+                _emit(printed.getvalue())
+            except AwsMfaError as error:
+                _tell(f"aws-mfa: error: {error}")
+                raise SystemExit(1) from None
+
+
 class Stopped(BaseException):
     """SIGTERM or SIGHUP: unwinds like Ctrl-C, so helpers end and no temporary file is left."""
 
@@ -3068,7 +3090,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _reserve_standard_streams()
     env = os.environ
     parser = _build_parser(env)
-    args = parser.parse_args(_attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
+    args = _parse_arguments(parser, _attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
     for mode in ("status", "env", "credential_process", "clear", "list"):
         if args.dry_run and getattr(args, mode):
             parser.error(f"argument --dry-run: not allowed with argument --{mode.replace('_', '-')}")

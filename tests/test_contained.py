@@ -71,6 +71,17 @@ def loop(fake_bin: FakeBin, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return log
 
 
+def session_lines(expiration: str) -> str:
+    """A session as an earlier run wrote it into [default]."""
+    return (
+        "aws_access_key_id = ASIAOLDSESSION000000\naws_secret_access_key = oldsecret\naws_session_token = oldtoken\n"
+        f"expiration = {expiration}\n"
+    )
+
+
+SESSION = session_lines(expires_in(timedelta(hours=-1)))
+
+
 # --- nested runs ------------------------------------------------------------------------------
 
 
@@ -287,11 +298,7 @@ def test_default_section_with_an_empty_value_is_read_in_linear_time(
     home: Home, capsys: pytest.CaptureFixture[str], argv: list[str], out: str, err: str, hostile: str
 ) -> None:
     expiration = expires_in(timedelta(hours=2))
-    session = (
-        "aws_access_key_id = ASIAOLDSESSION000000\naws_secret_access_key = oldsecret\n"
-        f"aws_session_token = oldtoken\nexpiration = {expiration}\n"
-    )
-    credentials = f"{LONG_TERM}[default]\n{session}"
+    credentials = f"{LONG_TERM}[default]\n{session_lines(expiration)}"
     config = "[default]\nregion = eu-west-1\n"
     if hostile == "credentials":
         credentials = default_heavy(10_000) + credentials
@@ -469,10 +476,7 @@ os.fsync = fsync_then_signalled
 sys.argv[1:] = {argv!r}
 raise SystemExit(aws_mfa.main())
 """
-SESSION = (
-    "aws_access_key_id = ASIAOLDSESSION000000\naws_secret_access_key = oldsecret\naws_session_token = oldtoken\n"
-    f"expiration = {expires_in(timedelta(hours=-1))}\n"
-)
+
 CONFIGURED = f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n"
 
 
@@ -559,3 +563,40 @@ def test_second_signal_during_the_clean_up_still_leaves_no_copy(
         "credentials",
         "credentials.aws-mfa.lock",
     ]
+
+
+# --- output that cannot be written ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--version"], id="version"),
+        pytest.param(["--help"], id="help"),
+        pytest.param(["--status"], id="status"),
+        pytest.param(["--list"], id="list"),
+        pytest.param(["--env"], id="env"),
+        pytest.param(["--dry-run"], id="dry-run"),
+    ],
+)
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_full_stdout_is_one_error_line_and_a_failure(
+    home: Home, monkeypatch: pytest.MonkeyPatch, argv: list[str], unbuffered: bool
+) -> None:
+    text = f"{LONG_TERM}\n[default]\n{session_lines(expires_in(timedelta(hours=2)))}"
+    home.credentials.write_text(text)
+    if unbuffered:
+        monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    else:
+        monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
+    RELIABILITY["streams"] += 1
+
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([str(SCRIPT), *argv], stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+
+    assert (result.returncode, result.stderr) == (
+        1,
+        "aws-mfa: error: cannot write to standard output: No space left on device\n",
+    )
+    assert home.credentials.read_text() == text
