@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from typing import IO
     from typing import Any
     from typing import NamedTuple
+    from typing import ParamSpec
     from typing import TextIO
     from typing import TypeVar
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from mypy_boto3_sts.type_defs import GetSessionTokenResponseTypeDef
 
     T = TypeVar("T")
+    P = ParamSpec("P")
 else:
 
     class _RecordType(type):
@@ -68,6 +70,12 @@ DEFAULT_OTP_TIMEOUT = 60.0
 MAX_OTP_TIMEOUT = 3600.0
 PROMPT_ATTEMPTS = 3
 HELPER_OUTPUT_LIMIT = 64 * 1024
+# Set for every helper program, "<PID of aws-mfa>:<a token of that helper>": an aws-mfa that
+# finds it was started by a helper (a key program or OTP command that runs aws-mfa, directly
+# or through `aws`) and refuses, or each run would start the next without end; and on Linux
+# it finds what a helper started outside its process group.
+HELPER_VARIABLE = "AWS_MFA_HELPER_OF"
+HELPER_END_GRACE = 0.5  # between SIGTERM and SIGKILL for a helper ended early
 LINE_LIMIT = 256  # what is read of one line of input for a code
 MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
@@ -448,23 +456,19 @@ def split_lines(text: str) -> list[str]:
 class Sections(Mapping[str, Mapping[str, str]]):
     """The sections as botocore reads them, [DEFAULT] under its name.
 
-    Each is built when first looked at: on the skip path a 20,000-profile file must not
-    cost 20,000 dictionaries for the two sections that are read.
+    Each is configparser's own view of the section, which looks a key up in the section and
+    then in [DEFAULT] when it is asked for. A copy of each section would copy every key of
+    [DEFAULT] into it: --list, which reads every section, took close to a minute on a 350 KB
+    file with many of both (and the skip path must not build 20,000 dictionaries either).
     """
 
     def __init__(self, parser: configparser.RawConfigParser) -> None:
         self._parser = parser
-        self._built: dict[str, dict[str, str]] = {}
 
-    def __getitem__(self, name: str) -> dict[str, str]:
-        if name not in self._built:
-            if name == configparser.DEFAULTSECT and self._parser.defaults():
-                self._built[name] = dict(self._parser.defaults())
-            elif self._parser.has_section(name):
-                self._built[name] = dict(self._parser.items(name))
-            else:
-                raise KeyError(name)
-        return self._built[name]
+    def __getitem__(self, name: str) -> Mapping[str, str]:
+        if (name == configparser.DEFAULTSECT and self._parser.defaults()) or self._parser.has_section(name):
+            return self._parser[name]
+        raise KeyError(name)
 
     def __iter__(self) -> Iterator[str]:
         yield from self._parser.sections()
@@ -497,19 +501,31 @@ def parse_ini(text: str, path: str) -> Sections:
         raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
     if SPACE_RUN_RE.search(normalized):
         _refuse_slow_keys(normalized, path)
-    sections = Sections(parser)
-    # botocore reads a value whose first line is empty as nested `key = value` lines (the
-    # s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "=".
-    # Only an option line with nothing after its delimiter can start one: look for that first.
+    # Only an option line with nothing after its delimiter can start a nested value: look for that first.
     if EMPTY_VALUE_RE.search(normalized):
-        for name, items in sections.items():
-            for key, value in items.items():
-                if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
-                    raise AwsMfaError(
-                        f"{path}: [{name}] {key}: an indented line below it has no '=' (botocore reads such "
-                        "lines as nested keys); fix the file, nothing was written"
-                    )
-    return sections
+        _refuse_unnested_lines(parser, normalized, path)
+    return Sections(parser)
+
+
+def _refuse_unnested_lines(parser: configparser.RawConfigParser, text: str, path: str) -> None:
+    """botocore reads a value whose first line is empty as nested `key = value` lines (the
+    s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "=".
+
+    Each option line is looked at once, in the section it is written in: going through
+    every section's items would go through [DEFAULT]'s keys once per section, which takes
+    close to a minute on a 200 KB file with many of both.
+    """
+    defaults = parser.defaults()
+    for info in _classify(split_lines(text)):
+        if info.kind != "option" or info.section is None or info.key is None:
+            continue
+        in_default = info.section == configparser.DEFAULTSECT
+        value = defaults[info.key] if in_default else parser.get(info.section, info.key)
+        if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
+            raise AwsMfaError(
+                f"{path}: [{info.section}] {info.key}: an indented line below it has no '=' (botocore reads such "
+                "lines as nested keys); fix the file, nothing was written"
+            )
 
 
 def _refuse_slow_keys(text: str, path: str) -> None:
@@ -1367,6 +1383,7 @@ def start_program(
     # session still, so 1Password's app integration recognises the terminal it runs for.
     group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
     started = time.monotonic()
+    marker = f"{os.getpid()}:{os.urandom(4).hex()}"
     try:
         with _HELPERS_LOCK:
             process = subprocess.Popen(
@@ -1374,9 +1391,11 @@ def start_program(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                env={**os.environ, HELPER_VARIABLE: marker},
                 **(group if os.name == "posix" else {}),
             )
             _HELPERS.add(process)
+            _MARKERS[process.pid] = marker
     except (OSError, ValueError) as error:
         if not isinstance(error, FileNotFoundError):
             reason = f"cannot run {argv[0]!r}: {getattr(error, 'strerror', None) or error}"
@@ -1412,6 +1431,7 @@ def start_program(
         with _HELPERS_LOCK:
             _end_group(process)
             _HELPERS.discard(process)
+            _MARKERS.pop(process.pid, None)
             process.wait()
         exited.set()
 
@@ -1449,6 +1469,7 @@ def start_program(
 
 # Helper programs whose exit is not yet collected; main() ends them on every way out.
 _HELPERS: set[Any] = set()
+_MARKERS: dict[int, str] = {}  # each of their HELPER_VARIABLE, by PID
 _HELPERS_LOCK = _thread.allocate_lock()
 
 
@@ -1469,7 +1490,68 @@ def end_helpers(*only: Any) -> None:
     """
     with _HELPERS_LOCK:
         for process in _HELPERS.intersection(only or _HELPERS):
-            _end_group(process)
+            _end_tree(process)
+
+
+def _end_tree(process: Any) -> None:
+    """End a helper ended early with all it started: SIGTERM, a moment to clean up, SIGKILL.
+
+    Its process group holds what it started, except what left the group (setsid, as a daemon
+    does, or another aws-mfa's helper): on Linux that is found by the HELPER_VARIABLE it
+    inherited. Left running: on macOS, what left the group; anywhere, what also cleared its
+    environment. The caller holds _HELPERS_LOCK, so the helper is not reaped meanwhile and
+    its group id stays its own.
+    """
+    import signal
+
+    marker = _MARKERS[process.pid]
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        for pid in _marked(marker):
+            with contextlib.suppress(OSError):
+                os.kill(pid, number)
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, number)
+        if number == signal.SIGTERM:
+            _await_exit(process.pid, HELPER_END_GRACE)
+
+
+def _marked(marker: str) -> list[int]:
+    """The processes whose environment holds this helper's HELPER_VARIABLE (Linux's /proc; elsewhere none)."""
+    entry = f"{HELPER_VARIABLE}={marker}".encode()
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # pragma: no cover (macOS: no /proc)
+        return []
+    found = []
+    for name in filter(str.isdigit, names):
+        # Another user's process, or one that has just ended: not ours to end.
+        with contextlib.suppress(OSError), open(f"/proc/{name}/environ", "rb") as environment:
+            if entry in environment.read().split(b"\0"):
+                found.append(int(name))
+    return found
+
+
+def _await_exit(pid: int, grace: float) -> None:
+    """Wait up to grace seconds for a helper to exit, without reaping it; a signal meanwhile is ignored.
+
+    The run is ending the helper already: a second Ctrl-C must not break into that with a traceback.
+    """
+    import signal
+
+    numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = None
+    with contextlib.suppress(ValueError):  # only the main thread handles signals
+        previous = [signal.signal(number, signal.SIG_IGN) for number in numbers]
+    try:
+        deadline = time.monotonic() + grace
+        with contextlib.suppress(ChildProcessError):  # reaped already
+            while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+    finally:
+        for number, handler in zip(numbers, previous or (), strict=False):
+            signal.signal(number, handler)
 
 
 def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> None:
@@ -2136,6 +2218,8 @@ def check_writable(path: str) -> None:
     """What would stop the write, found before a one-time code is spent on STS."""
     refuse_planted_links(path)
     real = os.path.realpath(path)
+    if _nothing_to_create_yet(real):
+        return
     _make_directory(os.path.dirname(real))
     owner = _owner(real, os.path.dirname(real))
     if sys.platform != "win32" and os.geteuid() not in (0, owner[0]):
@@ -2143,6 +2227,26 @@ def check_writable(path: str) -> None:
     with _locked(f"{real}.aws-mfa.lock") as lock:
         # A lock file root leaves in a user's directory must stay usable by that user.
         _settle_lock(lock, owner)
+
+
+def _nothing_to_create_yet(real: str) -> bool:
+    """Neither the file nor its lock exists, and nothing would stop the write from creating them.
+
+    Then a first run creates nothing (~/.aws, the lock) before its write, and one that fails
+    earlier (its key program, STS, no code) leaves HOME as it found it. Otherwise, or where
+    this cannot tell, check_writable opens the lock, creating what is missing, and meets the
+    real error.
+    """
+    if os.path.lexists(real) or os.path.lexists(f"{real}.aws-mfa.lock"):
+        return False
+    directory = os.path.dirname(real)
+    if os.path.isdir(directory):
+        if os.geteuid() not in (0, os.stat(directory).st_uid):
+            return False  # another user's directory: the new file would be theirs
+        where = directory
+    else:
+        where = os.path.dirname(directory)  # where _make_directory would create it
+    return os.path.isdir(where) and os.access(where, os.W_OK | os.X_OK, effective_ids=True)
 
 
 def _try_lock(descriptor: int) -> bool:
@@ -2177,6 +2281,20 @@ def _fsync_directory(directory: str) -> None:
             os.close(descriptor)
 
 
+def _stopped_cleanly_by_signals(function: Callable[P, T]) -> Callable[P, T]:
+    """Runs function with SIGTERM and SIGHUP ending it as Ctrl-C does: by an exception that
+    unwinds through its clean-up. The write of every mode (a refresh, --setup, --clear) goes
+    through it, so none leaves its temporary copy, which holds the file's secrets, behind."""
+
+    @functools.wraps(function)
+    def stopped_cleanly(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _signals_stop_the_run():
+            return function(*args, **kwargs)
+
+    return stopped_cleanly
+
+
+@_stopped_cleanly_by_signals
 def write_atomically(path: str, compose: Callable[[str], str], *, private: bool = False) -> None:
     """Replace `path` with compose(current text), under a lock, all or nothing.
 
@@ -3029,7 +3147,17 @@ def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, Mapp
     return path, parse_ini(text, path) if text is not None else {}
 
 
+def _refuse_nested_run(env: Mapping[str, str]) -> None:
+    if env.get(HELPER_VARIABLE):
+        pid = env[HELPER_VARIABLE].partition(":")[0]
+        raise AwsMfaError(
+            f"this run was started by a helper program of aws-mfa (PID {pid}) and would start the next without "
+            "end: a key program or OTP command must not run aws-mfa"
+        )
+
+
 def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    _refuse_nested_run(env)
     output_mode = args.env or args.credential_process
     if sys.stdout is None and (output_mode or args.status or args.dry_run or args.list):
         raise AwsMfaError("standard output is closed, so there is nowhere to print to")
@@ -3103,6 +3231,28 @@ def _attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) ->
     return joined
 
 
+def _parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """parser.parse_args, with --help and --version printed as all output is: a failure is an error.
+
+    argparse ignores an error writing them, and leaves the rest in stdout's buffer, for the
+    interpreter's exit to fail on: a full disk or a closed pipe was exit 0 with nothing
+    printed (PYTHONUNBUFFERED=1), or exit 120 with Python's "Exception ignored" text.
+    """
+    import io
+
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            return parser.parse_args(argv)
+    finally:
+        if printed.getvalue():
+            try:
+                _emit(printed.getvalue())
+            except AwsMfaError as error:
+                _tell(f"aws-mfa: error: {error}")
+                raise SystemExit(1) from None
+
+
 class Stopped(BaseException):
     """SIGTERM or SIGHUP: unwinds like Ctrl-C, so helpers end and no temporary file is left."""
 
@@ -3113,13 +3263,21 @@ class Stopped(BaseException):
 
 @contextlib.contextmanager
 def _signals_stop_the_run() -> Iterator[None]:
-    """During a refresh (helpers, a write), SIGTERM and SIGHUP end the run cleanly."""
+    """During a refresh (helpers, a write), SIGTERM and SIGHUP end the run cleanly, as Ctrl-C does.
+
+    After the first, these signals are ignored until the end of the block: a second one must
+    not break into the clean-up that the first started (removing a temporary copy, say).
+    """
     import signal
 
     def stop(number: int, frame: object) -> None:
+        for each in numbers:
+            signal.signal(each, signal.SIG_IGN)
+        if number == signal.SIGINT:
+            raise KeyboardInterrupt
         raise Stopped(number, signal.Signals(number).name)
 
-    numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    numbers = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
     previous = [signal.signal(number, stop) for number in numbers]
     try:
         yield
@@ -3262,7 +3420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _reserve_standard_streams()
     env = os.environ
     parser = _build_parser(env)
-    args = parser.parse_args(_attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
+    args = _parse_arguments(parser, _attach_dash_values(parser, sys.argv[1:] if argv is None else argv))
     for mode in ("status", "env", "credential_process", "clear", "list"):
         if args.dry_run and getattr(args, mode):
             parser.error(f"argument --dry-run: not allowed with argument --{mode.replace('_', '-')}")
