@@ -1508,7 +1508,8 @@ def _end_tree(process: Any) -> None:
     for number in (signal.SIGTERM, signal.SIGKILL):
         for pid in _marked(marker):
             with contextlib.suppress(OSError):
-                os.kill(pid, number)
+                if os.getpgid(pid) != process.pid:  # the group gets it below, once: a handler runs once
+                    os.kill(pid, number)
         with contextlib.suppress(OSError):
             os.killpg(process.pid, number)
         if number == signal.SIGTERM:

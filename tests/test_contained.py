@@ -421,8 +421,9 @@ def test_first_run_in_another_users_directory_is_refused_creating_nothing(
         assert result == (
             1,
             "",
-            f"aws-mfa: error: {credentials} belongs to uid 0, and a file written by this user would not; run "
-            "aws-mfa as that user. The file is unchanged\n",
+            f"aws-mfa: error: {directory} belongs to uid 0, and {credentials} does not exist: a file made there by "
+            "this user would not belong to uid 0 as the directory does; run aws-mfa as that user, or give the "
+            "directory to this user. Nothing was written\n",
         )
         assert listing(directory) == ["config"]
         assert stub.requests == []
