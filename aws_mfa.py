@@ -8,7 +8,6 @@ import collections
 import configparser
 import contextlib
 import errno
-import functools
 import os
 import re
 import stat
@@ -98,15 +97,6 @@ IMDS_IPV6_ENDPOINT = "http://[fd00:ec2::254]"
 LOCK_TIMEOUT = 30.0
 WRITE_ATTEMPTS = 3
 CHMOD_TAKES_DESCRIPTOR = os.chmod in os.supports_fd  # everywhere but Windows
-# The process that keeps a finished run's memory while the run's process exits (see
-# _memory_holder) sleeps this long, then frees it: far more than an exit takes. Should this
-# process be held up longer than that after starting it, it frees the memory itself, as before.
-HOLDER_MICROSECONDS = 200_000
-HOLDER_STACK = 64 * 1024
-CLONE_VM = 0x100  # Linux's clone(2) flag: the new process shares the caller's memory
-# Raised by a fault in the process itself, not sent from outside: a finished run neither
-# ignores nor blocks them when it stops listening to signals (the kernel forces them anyway).
-FAULT_SIGNALS = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGABRT")
 
 # [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
 CODE_RE = re.compile(r"[0-9]{6}")
@@ -2803,7 +2793,6 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         rehearse_call(sts, request)
         drop_if_stale = open_connection(sts)
         _rehearse_compose(plan, long_term, request.role)
-        _memory_holder()  # ready for the exit
         return sts, drop_if_stale
 
     helper = plan.helper if not plan.code else None
@@ -3303,120 +3292,6 @@ def _reserve_standard_streams() -> None:
                 os.close(opened)
 
 
-def _end_without_teardown(code: int) -> None:
-    """End the process now: what the interpreter's exit does, except freeing what boto loaded.
-
-    At exit CPython runs the atexit handlers, flushes stdout and stderr, then collects and
-    frees every object of the run, just before the OS takes the memory back anyway. After a
-    refresh that is botocore's object graph: 70-100 ms on a quiet machine, a quarter of a
-    refresh, all of it after the credentials are written. Measured side by side (medians, a
-    loaded 2-core machine) on a process that made one STS call: as is 216-282 ms, with
-    gc.freeze() 20-30 ms, atexit handlers then os._exit 9-11 ms; in aws-mfa, from the code
-    on stdin to the exit, 89-97 ms with gc.freeze() against 70-75 ms with os._exit. Hence:
-    the atexit handlers (coverage saves its data there), the flush, os._exit. Every `finally`
-    of the run is done by now: helpers ended, the credentials file fsynced, its lock
-    released. aws-mfa's threads are daemons, which the interpreter would not wait for either.
-    """
-    import atexit
-
-    atexit._run_exitfuncs()
-    _exit_flushed(code)  # pragma: no cover (coverage has saved its data in the handlers just run)
-
-
-def _exit_flushed(code: int) -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except (OSError, ValueError):
-        # A closed pipe or stream: returning lets the interpreter's exit report it with its usual status.
-        return
-    _ignore_signals()
-    hand_over = _memory_holder()
-    if hand_over is not None:
-        hand_over()
-    os._exit(code)
-
-
-def _ignore_signals() -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
-    """The run is over and its output out: a signal now (Ctrl-C a moment late) changes nothing.
-
-    Otherwise one could still end the process with another exit code, or break into the
-    import of ctypes below with a traceback. Ignored for the whole process (a signal sent to
-    it may reach any of its threads) and blocked in this thread: the memory holder inherits
-    both. Signals that a fault in the process itself raises stay as they are, unblocked.
-    """
-    import signal
-
-    if sys.platform == "win32":  # no signal masks, nor SIGKILL, SIGSTOP or SIGCHLD
-        return
-    faults = {getattr(signal, name) for name in FAULT_SIGNALS if hasattr(signal, name)}
-    # SIGKILL and SIGSTOP cannot be ignored; an ignored SIGCHLD means something else.
-    for number in signal.valid_signals() - faults - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}:
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(number, signal.SIG_IGN)
-    # Not the fault signals: blocked, a fault would kill the process without faulthandler's report.
-    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - faults)
-
-
-@functools.cache
-def _memory_holder() -> Callable[[], None] | None:
-    """What makes the exit quick: a process that frees this one's memory after it has gone.
-
-    When a process exits, the kernel frees its memory before its parent (the shell, cron, the
-    SDK running us) learns of the exit: after a refresh, some 45 MiB that botocore filled,
-    5-8 ms on this 2-core machine against 1 ms for the exit alone (side by side in one run,
-    a process holding a botocore client, from its last line on stdin to its exit). A process
-    that shares the memory (Linux's clone with CLONE_VM) keeps it in use, so this one's exit
-    frees nothing and the last to leave, the holder, frees it 0.2 s later. The holder runs
-    libc's usleep() on a stack of its own and nothing else: signals ignored and blocked, no
-    open files (else it would keep a pipe like $(aws-mfa --env) open), exit status 0.
-    None (the exit frees the memory itself, as before) where clone() cannot be found; under
-    a seccomp filter, which we cannot read and which may kill the process for calling
-    clone() (systemd's SystemCallFilter= does by default), after the credentials are
-    written, and with a core dump; and without /proc, where the open files cannot be listed.
-    Importing ctypes costs 4-5 ms: a refresh prepares this while the code is typed.
-    """
-    if not sys.platform.startswith("linux"):  # pragma: no cover (the tests run on Linux)
-        return None
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            if any(line.split() != ["Seccomp:", "0"] for line in status if line.startswith("Seccomp:")):
-                return None
-        import ctypes
-
-        libc = ctypes.CDLL(None)
-        clone = libc.clone
-        sleep = ctypes.cast(libc.usleep, ctypes.c_void_p).value
-    except (OSError, ImportError, AttributeError):  # no /proc; a Python without ctypes; a C library without clone()
-        return None
-    clone.restype = ctypes.c_int
-    clone.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
-    stack = ctypes.create_string_buffer(HOLDER_STACK)
-
-    def hand_over() -> None:  # pragma: no cover (runs after coverage's atexit handler has saved its data)
-        if os.getppid() <= 1:
-            # The holder would be left to PID 1: our parent, or (0: `docker exec`, `kubectl
-            # exec`, or we are PID 1) outside our PID namespace. In a container PID 1 is often
-            # the application itself, which never reaps it (a zombie a run); and when we are
-            # PID 1, the kernel kills the holder and waits for it before our exit is seen.
-            return
-        try:
-            descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
-        except OSError:  # /proc unmounted since: the files the holder would keep open are unknown
-            return
-        with contextlib.suppress(OSError):
-            os.chdir("/")  # nor a directory in use: a disk could not be unmounted meanwhile
-        for descriptor in descriptors:
-            with contextlib.suppress(OSError):  # the listing's own descriptor is closed already
-                os.close(descriptor)
-        # The stack grows down from its end, 16-byte aligned; exit signal 0: nothing to tell
-        # this process, which is gone by then (the holder's new parent reaps it).
-        clone(sleep, (ctypes.addressof(stack) + HOLDER_STACK) & ~15, CLONE_VM, HOLDER_MICROSECONDS)
-
-    return hand_over
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     _reserve_standard_streams()
     env = os.environ
@@ -3458,14 +3333,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + stop.number
     finally:
         end_helpers()
-    # Without argv, main() is the command itself (the console script, python -m aws_mfa) and
-    # owns the process; a caller passing argv (the tests, a program embedding aws-mfa) keeps
-    # its interpreter's normal exit. Only a run that loaded botocore has a teardown to skip:
-    # the skip path, --status, --help and --version end as usual.
-    if argv is None and "botocore" in sys.modules:
-        _end_without_teardown(code)
     return code
 
 
+def cli() -> None:
+    """The console script: main(), then the one place that decides how the process ends.
+
+    After a refresh, the interpreter's teardown would free botocore's objects one by one just
+    before the OS takes the memory back anyway: atexit handlers (coverage saves its data there),
+    a flush, then os._exit skip that. Every `finally` of the run is done by now, and aws-mfa's
+    threads are daemons, which the interpreter would not wait for either. Paths that never load
+    botocore (the skip path, --status, --help, --version) have little to free and end as usual.
+    """
+    # PERF: 70-100 ms less after a refresh (make bench: "teardown: refresh --code" against
+    # "teardown: minimal boto3 program").
+    code = main()
+    if "botocore" in sys.modules:
+        import atexit
+
+        atexit._run_exitfuncs()
+        with contextlib.suppress(OSError, ValueError):  # pragma: no cover (coverage has saved its data)
+            # A stream that cannot be flushed (a closed pipe) skips os._exit: the interpreter's
+            # exit then reports it with its usual status.
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+            os._exit(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli()

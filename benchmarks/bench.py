@@ -182,16 +182,11 @@ print(os.wait4(child.pid, 0)[2].ru_maxrss)
 """
 
 
-# A process holding a botocore client that ends once its line arrives: by os._exit, and by
-# os._exit after starting aws-mfa's memory holder (prepared before the line, as a refresh does).
+# A process holding a botocore client that ends by os._exit once its line arrives: the least
+# any exit after a refresh can cost (the OS freeing the memory botocore filled).
 BOTOCORE_EXIT = (
     "import botocore.session, os, sys; botocore.session.Session().create_client('sts', region_name='eu-west-1', "
-    "aws_access_key_id='AKIAEXAMPLELONGTERM1', aws_secret_access_key='secret'); {prepare}sys.stdin.readline(); "
-    "{before}os._exit(0)"
-)
-PLAIN_EXIT = BOTOCORE_EXIT.format(prepare="", before="")
-HELD_EXIT = BOTOCORE_EXIT.format(
-    prepare="import aws_mfa; hand_over = aws_mfa._memory_holder(); ", before="hand_over(); "
+    "aws_access_key_id='AKIAEXAMPLELONGTERM1', aws_secret_access_key='secret'); sys.stdin.readline(); os._exit(0)"
 )
 
 
@@ -288,13 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         ),
         # The code typed long after the start: what is left is the STS call, the write and the exit.
         "post-code latency (code on stdin after import)": lambda: after_code([aws_mfa, "-f"], env(refresh_home, **sts)),
-        # The same wait with nothing to do but end: the OS freeing ~40 MiB as the process
-        # exits, and the same exit with the memory left to aws-mfa's holder.
+        # The same wait with nothing to do but end: the OS freeing ~40 MiB as the process exits.
         "post-code, botocore loaded: os._exit": lambda: after_code(
-            [str(ours / "python"), "-c", PLAIN_EXIT], env(refresh_home)
-        ),
-        "post-code, botocore loaded: holder, os._exit": lambda: after_code(
-            [str(ours / "python"), "-c", HELD_EXIT], env(refresh_home)
+            [str(ours / "python"), "-c", BOTOCORE_EXIT], env(refresh_home)
         ),
         # From the last message (the work done) to the process's exit.
         "teardown: refresh --code": lambda: teardown(
@@ -369,11 +360,6 @@ def main(argv: list[str] | None = None) -> int:
         Target(
             "post-code, botocore loaded: os._exit / bare",
             median["post-code, botocore loaded: os._exit"] / bare,
-            None,
-        ),
-        Target(
-            "post-code, botocore loaded: holder, os._exit / bare",
-            median["post-code, botocore loaded: holder, os._exit"] / bare,
             None,
         ),
         Target("teardown after the work: refresh", median["teardown: refresh --code"], None, " s"),

@@ -255,18 +255,6 @@ def test_connection_opened_while_the_code_is_typed_carries_the_call(
     assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
-def test_exit_prepared_while_the_code_is_typed(
-    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The memory holder (ctypes, 4-5 ms to import) is ready before the code comes, not after.
-    aws_mfa._memory_holder.cache_clear()
-    code, calls = type_code_after(monkeypatch, "_memory_holder")
-
-    assert (code, *capsys.readouterr()) == (0, "", valid_until())
-    assert calls == [()]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
-
-
 def test_connection_opened_too_long_before_the_code_is_not_used(
     home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
