@@ -86,11 +86,6 @@ STS_READ_TIMEOUT = 15.0
 # The read timeout bounds each read, not the answer: one that trickles in a byte at a time
 # would hold a run for ever. A whole call gets this long.
 ANSWER_DEADLINE = STS_CONNECT_TIMEOUT + STS_READ_TIMEOUT
-# How long a connection opened while the code is typed is trusted for the call. AWS closes an
-# idle connection after about a minute, which urllib3 notices before reusing it; one that died
-# silently (the laptop slept, the network changed) would hold the call until the read timeout.
-OPENED_CONNECTION_TRUSTED = 30.0
-CONNECTING_THREAD = "aws-mfa: connecting to STS"
 IMDS_BUDGET = 0.25
 IMDS_DEFAULT_ENDPOINT = "http://169.254.169.254"
 IMDS_IPV6_ENDPOINT = "http://[fd00:ec2::254]"
@@ -1848,91 +1843,6 @@ def check_answer(session: SessionCredentials, where: str, now: datetime) -> Sess
     return session
 
 
-def rehearse_call(client: STSClient, request: Request) -> None:
-    """Make the STS call once with the sending cut out, while the user is still typing the code.
-
-    botocore builds much of a call on the first one (endpoint rules, serializer, signer,
-    parser): 5-15 ms that would otherwise come after the code is typed. The answer is canned
-    at before-send, so nothing leaves the machine and the placeholder code never reaches STS.
-    """
-    # urllib3 checks the host name with the idna codec on connecting, whose first use imports
-    # encodings.idna, stringprep and unicodedata: the sending is cut out here, so import it.
-    import encodings.idna  # noqa: F401
-
-    from botocore.awsrequest import AWSResponse
-    from botocore.awsrequest import HTTPHeaders
-
-    action = "AssumeRole" if request.role else "GetSessionToken"
-    answer = (
-        f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result><Credentials>'
-        "<AccessKeyId>ASIAREHEARSAL0000000</AccessKeyId><SecretAccessKey>-</SecretAccessKey>"
-        "<SessionToken>-</SessionToken><Expiration>2000-01-01T00:00:00Z</Expiration></Credentials>"
-        f"</{action}Result></{action}Response>"
-    ).encode()
-
-    class Canned:
-        @staticmethod
-        def stream() -> Iterator[bytes]:
-            yield answer
-
-    def canned(request: Any, **_: Any) -> Any:
-        return AWSResponse(request.url, 200, HTTPHeaders(), Canned())
-
-    client.meta.events.register_first("before-send.sts", canned)
-    try:
-        # Only a warm-up: whatever goes wrong here, the real call meets it again and reports it.
-        with contextlib.suppress(Exception):
-            request_session(client, request, "000000", "")
-    finally:
-        client.meta.events.unregister("before-send.sts", canned)
-
-
-def open_connection(client: Any) -> Callable[[], None]:
-    """Connect to STS in the background while the code is typed; nothing is sent on it.
-
-    Against AWS a new connection is a DNS look-up, the TCP and TLS handshakes and urllib3's
-    loading of botocore's CA bundle (33-48 ms of CPU alone on a loaded 2-core machine), all
-    after the code, unless the connection is waiting in botocore's pool when the call is made.
-    botocore has no public way to open one, hence its private parts; if they change, the call
-    simply connects as before. Behind a proxy nothing is opened: a direct connection would go
-    around it, and urllib3 sets a proxy's tunnel up only on connections it opens itself. The
-    returned function, called just before the request, drops the connection if it is older
-    than OPENED_CONNECTION_TRUSTED.
-    """
-    import threading
-
-    opened = time.monotonic()
-    try:
-        http = client._endpoint.http_session
-        url = client.meta.endpoint_url
-        if http._proxy_config.proxy_url_for(url):
-            return lambda: None
-        manager = http._get_connection_manager(url)
-    except Exception:  # botocore's private parts changed: no connection ahead of the call
-        return lambda: None
-
-    def connect() -> None:
-        # Whatever goes wrong here (an unreachable endpoint, say), the call meets it again and reports it.
-        with contextlib.suppress(Exception):
-            # What botocore's URLLib3Session.send does before urlopen, which would then send.
-            pool = manager.connection_from_url(url)
-            http._setup_ssl_cert(pool, url, http._verify)
-            connection = pool._get_conn()
-            try:
-                connection.connect()
-            finally:
-                pool._put_conn(connection)  # the pool's slot back, the connection with it
-
-    # A thread of its own: an endpoint slow to connect must not hold up the call.
-    threading.Thread(target=connect, name=CONNECTING_THREAD, daemon=True).start()
-
-    def drop_if_stale() -> None:
-        if time.monotonic() - opened > OPENED_CONNECTION_TRUSTED:
-            manager.clear()  # closes the pooled connections; the call opens a new one
-
-    return drop_if_stale
-
-
 def _explain_client_error(error: Exception, device: str, long_name: str) -> str:
     details = getattr(error, "response", {}).get("Error", {})
     code = _shorten(details.get("Code") or "")
@@ -2773,12 +2683,8 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     else:
         messages.say(f"MFA device: {device} ({plan.device.origin if plan.device else ''})", 2)
     request = plan.request._replace(device=device)
-    import threading  # only the refresh path needs threads
 
-    # Once the code is here the rehearsal would only delay the call it prepares.
-    code_arrived = threading.Event()
-
-    def build_client() -> tuple[STSClient, Callable[[], None]]:
+    def build_client() -> STSClient:
         found = plan.region.value if plan.region else imds_region(env)
         if plan.region:
             origin = plan.region.origin
@@ -2787,27 +2693,16 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         else:
             origin = "instance metadata" if found else "no answer from instance metadata"
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
-        sts = sts_client(long_term, found, plan.long_name, plan.path)
-        if code_arrived.is_set():
-            return sts, lambda: None
-        rehearse_call(sts, request)
-        drop_if_stale = open_connection(sts)
-        _rehearse_compose(plan, long_term, request.role)
-        return sts, drop_if_stale
+        return sts_client(long_term, found, plan.long_name, plan.path)
 
     helper = plan.helper if not plan.code else None
     pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
-    if plan.code:
-        code_arrived.set()
     client = in_background(build_client)
     # A failing key program stops the run here: before the prompt, with nothing called.
     check_short_term(plan.sections, plan.short_name, long_term(), plan.path)
     code, automatic = get_code(plan.code, pending, device, messages, terminal_only=plan.terminal_only)
-    code_arrived.set()
-    built = client(None)
-    assert built is not None  # without a timeout, waiting ends with the value or raises
-    sts, drop_if_stale = built
-    drop_if_stale()
+    sts = client(None)
+    assert sts is not None  # without a timeout, waiting ends with the value or raises
     try:
         credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
     except CodeRejected as rejected:
@@ -2821,14 +2716,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         time.sleep(wait)
         code = run_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)
         credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
-    write_atomically(plan.path, _composer(plan, long_term, session_values(credentials, request.role)))
-    return credentials
-
-
-def _composer(
-    plan: Plan, long_term: Callable[[], LongTermKeys], values: Mapping[str, str | None]
-) -> Callable[[str], str]:
-    """The refresh's compose step for write_atomically: the short-term section set to values."""
+    values = session_values(credentials, request.role)
 
     def compose(current: str) -> str:
         fresh = parse_ini(current, plan.path)
@@ -2837,18 +2725,8 @@ def _composer(
         check_short_term(fresh, plan.short_name, keys, plan.path)
         return spliced(current, fresh, plan.short_name, values, plan.path)
 
-    return compose
-
-
-def _rehearse_compose(plan: Plan, long_term: Callable[[], LongTermKeys], role: str | None) -> None:
-    """Compose the write's text from placeholder credentials while the code is typed, and drop it.
-
-    The first splice compiles its pattern and the first read-back warms configparser: about
-    1 ms that would otherwise come after the code. Nothing is written.
-    """
-    placeholder = SessionCredentials("ASIAREHEARSAL0000000", "-", "-", datetime.now(timezone.utc))
-    with contextlib.suppress(Exception):  # the real write meets any problem again and reports it
-        _composer(plan, long_term, session_values(placeholder, role))(read_text(plan.path) or "")
+    write_atomically(plan.path, compose)
+    return credentials
 
 
 def _in_time(call: Callable[[], T], service: str) -> T:

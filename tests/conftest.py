@@ -103,7 +103,6 @@ class Request(NamedTuple):
     path: str
     headers: dict[str, str]
     body: str
-    port: int  # the client's port: which connection the request came on
 
 
 class Answer(NamedTuple):
@@ -117,8 +116,6 @@ class StubServer:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
-        self.connections: list[int] = []  # the client's port of each connection accepted, in order
-        self.connected = threading.Event()
         self.routes: dict[tuple[str, str], Answer] = {}
         self.actions: dict[str, Answer] = {}
         self.queue: list[Answer] = []  # answered first, one request each
@@ -131,7 +128,7 @@ class StubServer:
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
-                stub.requests.append(Request(self.command, self.path, dict(self.headers), body, self.client_address[1]))
+                stub.requests.append(Request(self.command, self.path, dict(self.headers), body))
                 action = dict(urllib.parse.parse_qsl(body)).get("Action", "")
                 answer = (
                     (stub.queue.pop(0) if stub.queue else None)
@@ -155,14 +152,7 @@ class StubServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        class Server(http.server.ThreadingHTTPServer):
-            def verify_request(self, request: Any, client_address: Any) -> bool:
-                # Called on accepting, in the serving thread: the connections in the order they came.
-                stub.connections.append(client_address[1])
-                stub.connected.set()
-                return True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import urllib.parse
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import DEVICE
@@ -146,167 +142,6 @@ def test_request_carries_device_code_duration_and_long_term_key_only(
     )
     assert request.headers["Authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={LONG_KEY}/")
     assert "X-Amz-Security-Token" not in request.headers
-
-
-@pytest.mark.parametrize(
-    ("request_", "action"),
-    [
-        pytest.param(aws_mfa.Request(DEVICE, 3600), "GetSessionToken", id="session"),
-        pytest.param(aws_mfa.Request(DEVICE, 3600, "arn:aws:iam::1:role/r", "me"), "AssumeRole", id="role"),
-    ],
-)
-def test_rehearsal_runs_the_whole_call_and_sends_nothing(
-    session_stub: StubServer, home: Home, request_: aws_mfa.Request, action: str
-) -> None:
-    session_stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN, action=action)
-    client = aws_mfa.sts_client(
-        lambda: aws_mfa.LongTermKeys(LONG_KEY, LONG_SECRET), None, "default-long-term", str(home.credentials)
-    )
-    parsed: list[dict[str, Any]] = []
-    client.meta.events.register("after-call.sts", lambda **kwargs: parsed.append(kwargs["parsed"]))
-
-    aws_mfa.rehearse_call(client, request_)
-
-    # The canned answer went through signing and parsing; nothing reached the server.
-    assert [answer["Credentials"]["AccessKeyId"] for answer in parsed] == ["ASIAREHEARSAL0000000"]
-    assert session_stub.requests == []
-    # The real call afterwards goes out as usual.
-    session = aws_mfa.request_session(client, request_, "123456", "default-long-term")
-    assert session.access_key_id == STUB_KEY
-    assert [dict(urllib.parse.parse_qsl(r.body))["TokenCode"] for r in session_stub.requests] == ["123456"]
-
-
-def type_code_after(
-    monkeypatch: pytest.MonkeyPatch, step: str, before_typing: Callable[[], None] = lambda: None
-) -> tuple[int, list[tuple[Any, ...]]]:
-    """A refresh (`aws-mfa`, no flags) whose code is typed only once aws_mfa.<step> has returned.
-
-    The step runs in the thread that prepares the call while aws-mfa waits on stdin; the user
-    presses Enter right after it (and after before_typing). The exit code, and what the step was
-    called with.
-    """
-    read, write = os.pipe()
-    typed = threading.Event()
-    calls: list[tuple[Any, ...]] = []
-
-    def type_code() -> None:
-        if not typed.is_set():
-            typed.set()
-            os.write(write, b"123456\n")
-            os.close(write)
-
-    def step_then_type(*args: Any) -> Any:
-        result = original(*args)
-        calls.append(args)
-        before_typing()
-        type_code()
-        return result
-
-    original = getattr(aws_mfa, step)
-    monkeypatch.setattr(aws_mfa, step, step_then_type)
-    safety = threading.Timer(30, type_code)  # a step that never runs would leave stdin waiting: end the wait
-    safety.start()
-    with open(read) as pipe:
-        monkeypatch.setattr(sys, "stdin", pipe)
-        code = aws_mfa.main([])
-    safety.cancel()
-    return code, calls
-
-
-def connecting_ended() -> None:
-    """Wait for the connections opened ahead of the call: opened, or failed, and back in the pool."""
-    for thread in threading.enumerate():
-        if thread.name == aws_mfa.CONNECTING_THREAD:
-            thread.join(30)
-
-
-def test_code_typed_after_the_rehearsal_goes_out_once(
-    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code, calls = type_code_after(monkeypatch, "rehearse_call")
-
-    assert (code, *capsys.readouterr()) == (0, "", valid_until())
-    assert [request.device for _, request in calls] == [DEVICE]
-    assert [urllib.parse.parse_qs(r.body)["TokenCode"] for r in session_stub.requests] == [["123456"]]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
-
-
-def test_connection_opened_while_the_code_is_typed_carries_the_call(
-    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    before_code: list[object] = []
-
-    def look() -> None:
-        connecting_ended()
-        session_stub.connected.wait(10)  # the server's side of it: accepted
-        files = sorted(path.name for path in home.credentials.parent.iterdir())
-        before_code.extend([list(session_stub.connections), list(session_stub.requests), files])
-
-    # _rehearse_compose is the last step before the code: the write's text was composed from
-    # placeholder credentials, and only composed.
-    code, _ = type_code_after(monkeypatch, "_rehearse_compose", look)
-
-    assert (code, *capsys.readouterr()) == (0, "", valid_until())
-    (port,) = session_stub.connections
-    assert before_code == [[port], [], ["credentials", "credentials.aws-mfa.lock"]]
-    assert [(request.port, urllib.parse.parse_qs(request.body)["TokenCode"]) for request in session_stub.requests] == [
-        (port, ["123456"])
-    ]
-    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
-
-
-def test_connection_opened_too_long_before_the_code_is_not_used(
-    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # It may have died silently meanwhile (the laptop slept): the call opens a new one.
-    monkeypatch.setattr(aws_mfa, "OPENED_CONNECTION_TRUSTED", -1.0)
-
-    code, _ = type_code_after(monkeypatch, "open_connection", connecting_ended)
-
-    assert (code, *capsys.readouterr()) == (0, "", valid_until())
-    _, opened_for_the_call = session_stub.connections
-    assert [request.port for request in session_stub.requests] == [opened_for_the_call]
-
-
-def test_no_connection_opened_ahead_behind_a_proxy(
-    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A direct connection would go around the proxy, and urllib3 sets up a proxy's tunnel only
-    # on the connections it opens itself. The stub is the proxy here; the endpoint never answers.
-    with socket.socket() as endpoint:
-        endpoint.bind(("127.0.0.1", 0))
-        endpoint.listen(8)
-        url = f"http://127.0.0.1:{endpoint.getsockname()[1]}"
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)
-        monkeypatch.setenv("HTTP_PROXY", session_stub.url)
-
-        code, _ = type_code_after(monkeypatch, "open_connection", connecting_ended)
-
-        assert (code, *capsys.readouterr()) == (0, "", valid_until())
-        assert [request.path for request in session_stub.requests] == [f"{url}/"]
-        endpoint.setblocking(False)
-        with pytest.raises(BlockingIOError):  # no connection waits in the listen queue
-            endpoint.accept()
-
-
-def test_a_botocore_without_the_parts_to_open_a_connection_gets_none() -> None:
-    # botocore has no public way to open a connection; a release that renames its private
-    # parts loses only the head start.
-    drop_if_stale = aws_mfa.open_connection(object())
-
-    assert drop_if_stale() is None
-
-
-def test_no_rehearsal_when_the_code_is_given(
-    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rehearsed: list[str] = []
-    monkeypatch.setattr(aws_mfa, "rehearse_call", lambda client, request: rehearsed.append(request.device))
-
-    assert run(capsys, "--code", "123456") == (0, "", valid_until())
-
-    assert rehearsed == []
-    assert len(session_stub.requests) == 1
 
 
 def test_written_profile_works_with_botocore_and_moto(home: Home, sts: str, capsys: pytest.CaptureFixture[str]) -> None:
