@@ -8,6 +8,7 @@ import collections
 import configparser
 import contextlib
 import errno
+import functools
 import os
 import re
 import stat
@@ -80,7 +81,7 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 WAIT_NOTICE_AFTER = 1.0
 TOTP_PERIOD = 30.0
 # Where to read the code from, and to write the prompt to, when stdin and stdout are taken.
-CONTROLLING_TERMINAL = ("CONIN$", "CONOUT$") if sys.platform == "win32" else ("/dev/tty", "/dev/tty")
+CONTROLLING_TERMINAL = "/dev/tty"
 STS_CONNECT_TIMEOUT = 5.0
 STS_READ_TIMEOUT = 15.0
 # The read timeout bounds each read, not the answer: one that trickles in a byte at a time
@@ -91,7 +92,6 @@ IMDS_DEFAULT_ENDPOINT = "http://169.254.169.254"
 IMDS_IPV6_ENDPOINT = "http://[fd00:ec2::254]"
 LOCK_TIMEOUT = 30.0
 WRITE_ATTEMPTS = 3
-CHMOD_TAKES_DESCRIPTOR = os.chmod in os.supports_fd  # everywhere but Windows
 
 # [0-9], not \d: \d also matches other scripts' digits, which STS would reject.
 CODE_RE = re.compile(r"[0-9]{6}")
@@ -297,8 +297,7 @@ def split_command(text: str) -> list[str]:
     """A command line split as a shell would, to be run without one; ValueError if it is none."""
     import shlex  # only when a command is set
 
-    # POSIX splitting would eat the backslashes of a Windows path.
-    words = shlex.split(text, posix=os.name != "nt")
+    words = shlex.split(text)
     if not words:
         raise ValueError("it is empty")
     return words
@@ -1232,7 +1231,7 @@ class _Messages(NamedTuple):
         on_terminal = _isatty(sys.stderr)
         if self.to_terminal and not on_terminal:
             try:
-                with open(CONTROLLING_TERMINAL[1], "w") as terminal:
+                with open(CONTROLLING_TERMINAL, "w") as terminal:
                     # A background job (`aws ... &`) writing to the terminal is stopped by
                     # SIGTTOU under `stty tostop`: a notice is not worth that.
                     if _in_foreground(terminal.fileno()):
@@ -1280,7 +1279,7 @@ def read_bytes(path: str) -> bytes | None:
     """A file's bytes; None if it does not exist; AwsMfaError if it cannot be read."""
     try:
         # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -1314,12 +1313,12 @@ def _not_a_file(path: str) -> AwsMfaError:
 
 
 def readable_by_others(path: str) -> int | None:
-    """The file's permission bits when group or others may read it (POSIX only), else None."""
+    """The file's permission bits when group or others may read it, else None."""
     try:
         mode = os.stat(path).st_mode & 0o777
     except OSError:
         return None
-    return mode if os.name == "posix" and mode & 0o077 else None
+    return mode if mode & 0o077 else None
 
 
 def decode(data: bytes, path: str) -> str:
@@ -1377,7 +1376,7 @@ def start_program(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env={**os.environ, HELPER_VARIABLE: marker},
-                **(group if os.name == "posix" else {}),
+                **group,
             )
             _HELPERS.add(process)
             _MARKERS[process.pid] = marker
@@ -1407,12 +1406,9 @@ def start_program(
     exited = threading.Event()
 
     def wait_for_exit() -> None:
-        if os.name == "posix":
-            # Wait without reaping: while the program is a zombie its group id cannot be
-            # reused, so what it left running in its group can be ended safely.
-            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-        else:  # pragma: no cover (Windows has no process groups to clean up)
-            process.wait()
+        # Wait without reaping: while the program is a zombie its group id cannot be reused,
+        # so what it left running in its group can be ended safely.
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
         with _HELPERS_LOCK:
             _end_group(process)
             _HELPERS.discard(process)
@@ -1461,10 +1457,7 @@ _HELPERS_LOCK = _thread.allocate_lock()
 def _end_group(process: Any) -> None:
     """Kill a helper and everything in its process group (the caller holds _HELPERS_LOCK)."""
     with contextlib.suppress(OSError):
-        if os.name == "posix":  # pragma: no branch
-            os.killpg(process.pid, 9)  # SIGKILL; the signal module is not loaded for this alone
-        else:  # pragma: no cover (Windows: no process groups)
-            process.kill()
+        os.killpg(process.pid, 9)  # SIGKILL; the signal module is not loaded for this alone
 
 
 def end_helpers(*only: Any) -> None:
@@ -1560,8 +1553,7 @@ def prompt_code(device: str, *, terminal_only: bool = False) -> str:
     if terminal_only or (_isatty(stdin) and sys.stderr is None):  # no stderr: ask where the person is
         try:
             # Two streams: a terminal cannot be opened "r+" (it cannot seek).
-            reading, writing = CONTROLLING_TERMINAL
-            with open(reading) as answers, open(writing, "w") as questions:
+            with open(CONTROLLING_TERMINAL) as answers, open(CONTROLLING_TERMINAL, "w") as questions:
                 return _ask(answers, questions, device)
         except OSError:
             raise _no_code_error() from None
@@ -1958,14 +1950,14 @@ def _locked(lock_path: str) -> Iterator[int]:
             time.sleep(0.02)
         yield descriptor
     finally:
-        os.close(descriptor)  # closing releases the lock on every platform
+        os.close(descriptor)  # closing releases the lock
 
 
 def _open_lock(lock_path: str) -> int:
     # Read-write: NFS emulates flock with byte-range locks, which need a descriptor open for
     # writing. No following a link (a planted link would make us create its target), no
     # waiting on a FIFO.
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
     for attempt in range(2):
         try:
             return os.open(lock_path, flags, 0o600)
@@ -1987,8 +1979,6 @@ def _open_lock(lock_path: str) -> int:
 
 def _settle_lock(descriptor: int, owner: tuple[int, int]) -> None:
     """The lock file 0600 whatever the umask, and owned like the credentials file."""
-    if sys.platform == "win32":  # pragma: no cover (no owners and modes to keep on Windows)
-        return
     info = os.fstat(descriptor)
     with contextlib.suppress(OSError):  # best effort: another user's lock file still locks
         # A umask such as 0277 would leave a lock file no later run can open for writing.
@@ -2011,7 +2001,7 @@ def _owner(real: str, directory: str) -> tuple[int, int]:
 
 def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
     """Give the new file the old one's owner and group: a run as root must not take a user's file."""
-    if sys.platform == "win32" or owner == (os.geteuid(), os.getegid()):  # pragma: no cover (Windows)
+    if owner == (os.geteuid(), os.getegid()):
         return
     try:
         os.fchown(descriptor, *owner)
@@ -2097,7 +2087,7 @@ def refuse_planted_links(path: str) -> None:
     A user who plants ~/.aws/credentials -> /root/.aws/credentials (or links ~/.aws itself) in
     the HOME a root run uses would otherwise have root rewrite, or create, the target.
     """
-    if sys.platform == "win32" or os.geteuid() != 0:  # pragma: no cover (Windows)
+    if os.geteuid() != 0:
         return
     planted = [(link, uid) for link, uid in _links_on_the_way(path) if uid != 0]
     if not planted:
@@ -2123,7 +2113,7 @@ def check_writable(path: str) -> None:
         return
     _make_directory(os.path.dirname(real))
     owner = _owner(real, os.path.dirname(real))
-    if sys.platform != "win32" and os.geteuid() not in (0, owner[0]):
+    if os.geteuid() not in (0, owner[0]):
         raise _foreign_file(real, owner[0])
     with _locked(f"{real}.aws-mfa.lock") as lock:
         # A lock file root leaves in a user's directory must stay usable by that user.
@@ -2151,14 +2141,6 @@ def _nothing_to_create_yet(real: str) -> bool:
 
 
 def _try_lock(descriptor: int) -> bool:
-    if sys.platform == "win32":  # pragma: no cover (Windows has msvcrt, not fcntl)
-        import msvcrt
-
-        try:
-            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
     import fcntl
 
     try:
@@ -2170,8 +2152,6 @@ def _try_lock(descriptor: int) -> bool:
 
 
 def _fsync_directory(directory: str) -> None:
-    if sys.platform == "win32":  # pragma: no cover (directories cannot be opened there)
-        return
     # The new file is in place by now. Some filesystems refuse to sync a directory, and a
     # directory without read permission (mode 0300) cannot be opened: both are best effort.
     with contextlib.suppress(OSError):
@@ -2230,7 +2210,7 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
                     os.fsync(file.fileno())
                     # By descriptor: the directory may be another user's, who could swap the
                     # temporary for a link to a file of root's between mkstemp and a chmod by name.
-                    os.chmod(descriptor if CHMOD_TAKES_DESCRIPTOR else temporary, mode)
+                    os.chmod(descriptor, mode)
                 if read_bytes(real) == before:
                     os.replace(temporary, real)
                     break
@@ -2875,7 +2855,7 @@ def _refuse_foreign_file(path: str) -> None:
     """check_writable's refusal of another user's file, without making the directory or the lock file."""
     real = os.path.realpath(path)
     uid = _owner(real, os.path.dirname(real))[0]
-    if sys.platform != "win32" and os.geteuid() not in (0, uid):
+    if os.geteuid() not in (0, uid):
         raise _foreign_file(real, uid)
 
 
@@ -3145,7 +3125,7 @@ def _signals_stop_the_run() -> Iterator[None]:
             raise KeyboardInterrupt
         raise Stopped(number, signal.Signals(number).name)
 
-    numbers = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    numbers = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
     previous = [signal.signal(number, stop) for number in numbers]
     try:
         yield

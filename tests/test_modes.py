@@ -517,7 +517,7 @@ def test_credential_process_prompts_on_the_controlling_terminal(
     import pty
 
     master, slave = pty.openpty()
-    monkeypatch.setattr(aws_mfa, "CONTROLLING_TERMINAL", (os.ttyname(slave), os.ttyname(slave)))
+    monkeypatch.setattr(aws_mfa, "CONTROLLING_TERMINAL", os.ttyname(slave))
     os.write(master, b"123456\n")
 
     code, out, err = aws_mfa.main(["--credential-process"]), *capsys.readouterr()

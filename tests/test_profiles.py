@@ -808,7 +808,7 @@ def test_person_notices_stay_on_stderr_without_a_terminal(
 ) -> None:
     # As under cron: no controlling terminal (the suite itself may run under one, so the
     # terminal's name is pointed at a path that cannot open).
-    monkeypatch.setattr(aws_mfa, "CONTROLLING_TERMINAL", ("/nonexistent/tty", "/nonexistent/tty"))
+    monkeypatch.setattr(aws_mfa, "CONTROLLING_TERMINAL", "/nonexistent/tty")
     messages = aws_mfa._Messages(1, to_terminal=True)
     messages.notice("a hint")
     messages.notice("waiting for nothing", watched_only=True)
@@ -940,7 +940,7 @@ def test_person_notices_go_to_the_terminal_when_stderr_is_captured(
     home: Home, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     master, terminal = pty.openpty()
-    monkeypatch.setattr(aws_mfa, "CONTROLLING_TERMINAL", (os.ttyname(terminal), os.ttyname(terminal)))
+    monkeypatch.setattr(aws_mfa, "CONTROLLING_TERMINAL", os.ttyname(terminal))
     messages = aws_mfa._Messages(1, to_terminal=True)
     messages.notice("waiting for the OTP command", watched_only=True)
     messages.notice("a hint")
