@@ -1246,33 +1246,35 @@ class _Messages(NamedTuple):
         _tell(f"aws-mfa: warning: {text}")
 
 
-def in_background(function: Callable[[], T]) -> Callable[[float | None], T | None]:
-    """Start function in a daemon thread, so slow imports overlap the wait for a code.
+def in_background(function: Callable[[], T]) -> Callable[[float | None], T]:
+    """Start function in a daemon thread, so slow work overlaps the wait for a code.
 
-    The returned wait(timeout) gives the value, or None if it is not there in time, and
-    re-raises the function's error.
+    The returned wait(timeout) gives the value, raises concurrent.futures.TimeoutError if it
+    is not there in time, and re-raises the function's error. Where no thread can be started
+    (a low RLIMIT_NPROC), the function runs in the caller of wait(), at the first call.
     """
     import threading  # only the refresh path needs threads
+    from concurrent.futures import Future
 
-    values: list[T] = []
-    errors: list[BaseException] = []
+    future: Future[T] = Future()
 
     def run() -> None:
         try:
-            values.append(function())
+            future.set_result(function())
         except BaseException as error:  # handed to the caller of wait()
-            errors.append(error)
+            future.set_exception(error)
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
+    try:
+        threading.Thread(target=run, daemon=True).start()
+    except RuntimeError:  # "can't start new thread"
 
-    def wait(timeout: float | None) -> T | None:
-        thread.join(timeout)
-        if errors:
-            raise errors[0]
-        return values[0] if values else None
+        def inline(timeout: float | None) -> T:
+            if not future.done():
+                run()
+            return future.result()
 
-    return wait
+        return inline
+    return future.result
 
 
 def read_bytes(path: str) -> bytes | None:
@@ -1388,12 +1390,7 @@ def start_program(
         else:
             # cron, launchd and systemd search a short PATH: say which, so the fix is plain.
             reason = f"{argv[0]!r} was not found on PATH={os.environ.get('PATH', os.defpath)}"
-        failure = AwsMfaError(f"{what}: {reason}")
-
-        def failed() -> str:
-            raise failure
-
-        return failed
+        return _failed(AwsMfaError(f"{what}: {reason}"))
     assert process.stdout is not None  # both are pipes
     assert process.stderr is not None
     out, err = bytearray(), bytearray()
@@ -1417,8 +1414,15 @@ def start_program(
         exited.set()
 
     waiter = threading.Thread(target=wait_for_exit, daemon=True)
-    for thread in (*readers, waiter):
-        thread.start()
+    try:
+        for thread in (*readers, waiter):
+            thread.start()
+    except RuntimeError:  # "can't start new thread": the user's process limit (RLIMIT_NPROC) is reached
+        with _HELPERS_LOCK:
+            _end_group(process)
+            _HELPERS.discard(process)
+        process.wait()
+        return _failed(AwsMfaError(f"{what}: no thread could be started to wait for it (too many processes)"))
 
     def left(after: float) -> float:
         return max(started + after - time.monotonic(), 0.0)
@@ -1446,6 +1450,13 @@ def start_program(
         return out.decode("utf-8", "replace")
 
     return finish
+
+
+def _failed(error: AwsMfaError) -> Callable[[], str]:
+    def failed() -> str:
+        raise error
+
+    return failed
 
 
 # Helper programs whose exit is not yet collected; main() ends them on every way out.
@@ -1632,11 +1643,11 @@ def imds_region(env: Mapping[str, str], budget: float = IMDS_BUDGET) -> str | No
         if env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "").lower() == "ipv6"
         else IMDS_DEFAULT_ENDPOINT
     )
-    # A socket timeout bounds each step, not the whole; the thread's join bounds the whole.
+    # A socket timeout bounds each step, not the whole; the wait for the thread bounds the whole.
     probe = in_background(lambda: _imds_fetch_region(endpoint.rstrip("/"), budget))
     try:
         return probe(budget)
-    except Exception:  # an instance without IMDS is the usual case, not an error
+    except Exception:  # an instance without IMDS is the usual case, not an error; so is no answer in time
         return None
 
 
@@ -2621,13 +2632,7 @@ def _start_keys(plan: Plan, messages: _Messages) -> Callable[[], LongTermKeys]:
     what = plan.keys.what
     finish = start_program(plan.keys.argv, plan.otp_timeout, what, "access key", messages)
     answer = in_background(lambda: process_keys(finish(), what))
-
-    def program_keys() -> LongTermKeys:
-        keys = answer(None)
-        assert keys is not None  # without a timeout, waiting ends with the value or raises
-        return keys
-
-    return program_keys
+    return lambda: answer(None)
 
 
 def spliced(
@@ -2682,7 +2687,6 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     check_short_term(plan.sections, plan.short_name, long_term(), plan.path)
     code, automatic = get_code(plan.code, pending, device, messages, terminal_only=plan.terminal_only)
     sts = client(None)
-    assert sts is not None  # without a timeout, waiting ends with the value or raises
     try:
         credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
     except CodeRejected as rejected:
@@ -2711,12 +2715,14 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
 
 def _in_time(call: Callable[[], T], service: str) -> T:
     """The call's result, or an error once ANSWER_DEADLINE has passed (the call is left behind)."""
-    result = in_background(call)(ANSWER_DEADLINE)
-    if result is None:
+    from concurrent.futures import TimeoutError  # the builtin one only from Python 3.11
+
+    try:
+        return in_background(call)(ANSWER_DEADLINE)
+    except TimeoutError:
         raise AwsMfaError(
             f"{service} did not finish answering within {ANSWER_DEADLINE:g} s; check the network, proxy and endpoint"
-        )
-    return result
+        ) from None
 
 
 def _session_state(section: Mapping[str, str] | None, now: datetime) -> tuple[str | None, bool]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from collections.abc import Iterator
 from datetime import timedelta
@@ -151,13 +152,13 @@ def test_umask_that_drops_owner_write_still_leaves_a_usable_lock(
     assert stat.S_IMODE(home.credentials.stat().st_mode) == 0o600
 
 
-@pytest.fixture
-def nobody_dir(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+@contextlib.contextmanager
+def user_dir(monkeypatch: pytest.MonkeyPatch, uid: int) -> Iterator[Path]:
     """A directory that belongs to an ordinary user, with the test's files in it."""
     if os.geteuid() != 0:
         pytest.skip("becoming another user needs root")
-    directory = Path(tempfile.mkdtemp(prefix="aws-mfa-nobody-"))
-    os.chown(directory, NOBODY, NOBODY)
+    directory = Path(tempfile.mkdtemp(prefix="aws-mfa-user-"))
+    os.chown(directory, uid, uid)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / "credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(directory / "config"))
     yield directory
@@ -165,6 +166,12 @@ def nobody_dir(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for entry in directory.iterdir():
         entry.unlink()
     directory.rmdir()
+
+
+@pytest.fixture
+def nobody_dir(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    with user_dir(monkeypatch, NOBODY) as directory:
+        yield directory
 
 
 @contextlib.contextmanager
@@ -190,6 +197,82 @@ def nobody_file(path: Path, text: str, mode: int = 0o600, owner: int = NOBODY) -
     path.write_text(text)
     os.chown(path, owner, owner)
     os.chmod(path, mode)
+
+
+# A user no process on this machine runs as, so that its process count is this test's alone.
+LIMITED_UID = 54321
+# The console script run by that user, who may have `limit` processes (each thread counts as
+# one). What a refresh imports is imported while still root: this interpreter's library lies
+# under /root (0700) here, where the user cannot read; a real user's Python is readable by
+# that user. The real uid changes too, as the kernel counts by it; the saved uid stays root
+# only so that coverage can save its data at the exit.
+LIMITED = """
+import atexit, os, resource, sys
+import botocore.session, concurrent.futures, encodings.idna, fcntl, signal, subprocess, tempfile, threading
+import aws_mfa
+botocore.session.Session().create_client(
+    "sts", region_name="us-east-1", aws_access_key_id="AKIAWARM", aws_secret_access_key="warm"
+)
+os.setgroups([])
+os.setresgid({uid}, {uid}, {uid})
+os.setresuid({uid}, {uid}, 0)
+atexit.register(os.seteuid, 0)
+resource.setrlimit(resource.RLIMIT_NPROC, ({limit}, {limit}))
+sys.argv[1:] = {argv!r}
+aws_mfa.cli()
+"""
+
+
+def run_limited(limit: int, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    program = LIMITED.format(uid=LIMITED_UID, limit=limit, argv=list(argv))
+    result = subprocess.run([sys.executable, "-c", program], input=stdin, capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_no_thread_to_start_the_refresh_works_without(
+    session_stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RELIABILITY["hangs and unbounded work"] += 1
+    with user_dir(monkeypatch, LIMITED_UID) as directory:
+        credentials = directory / "credentials"
+        nobody_file(credentials, LONG_TERM, owner=LIMITED_UID)
+
+        # One process: no thread can be started, nor any program.
+        result = run_limited(1, "--code", "123456")
+
+        assert result == (0, "", valid_until())
+        assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
+        assert len(session_stub.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("limit", "why"),
+    [
+        pytest.param(1, "cannot run 'otp': Resource temporarily unavailable", id="no-process"),
+        pytest.param(2, "no thread could be started to wait for it (too many processes)", id="no-thread"),
+    ],
+)
+def test_no_thread_for_the_otp_command_falls_back_to_the_prompt(
+    session_stub: StubServer, monkeypatch: pytest.MonkeyPatch, limit: int, why: str
+) -> None:
+    RELIABILITY["hangs and unbounded work"] += 1
+    with user_dir(monkeypatch, LIMITED_UID) as directory:
+        credentials = directory / "credentials"
+        nobody_file(credentials, LONG_TERM, owner=LIMITED_UID)
+        otp = directory / "otp"
+        nobody_file(otp, "#!/bin/sh\necho 123456\n", mode=0o700, owner=LIMITED_UID)
+        monkeypatch.setenv("PATH", f"{directory}:/usr/bin:/bin")
+
+        # Two processes: the program starts, and no thread to read its output can.
+        result = run_limited(limit, "--otp-command", "otp", stdin="654321\n")
+
+        assert result == (
+            0,
+            "",
+            f"aws-mfa: warning: the OTP command: {why}; asking for the code instead\n{valid_until()}",
+        )
+        assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
+        assert [urllib.parse.parse_qs(request.body)["TokenCode"] for request in session_stub.requests] == [["654321"]]
 
 
 def test_read_only_lock_file_left_by_an_old_release_is_mended(
