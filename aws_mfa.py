@@ -1251,7 +1251,7 @@ def in_background(function: Callable[[], T]) -> Callable[[float | None], T]:
 
     The returned wait(timeout) gives the value, raises concurrent.futures.TimeoutError if it
     is not there in time, and re-raises the function's error. Where no thread can be started
-    (a low RLIMIT_NPROC), the function runs in the caller of wait(), at the first call.
+    (a low RLIMIT_NPROC), the function runs at once, in this thread.
     """
     import threading  # only the refresh path needs threads
     from concurrent.futures import Future
@@ -1266,14 +1266,8 @@ def in_background(function: Callable[[], T]) -> Callable[[float | None], T]:
 
     try:
         threading.Thread(target=run, daemon=True).start()
-    except RuntimeError:  # "can't start new thread"
-
-        def inline(timeout: float | None) -> T:
-            if not future.done():
-                run()
-            return future.result()
-
-        return inline
+    except RuntimeError:  # "can't start new thread": the work is done here and now instead
+        run()
     return future.result
 
 
