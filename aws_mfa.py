@@ -1258,16 +1258,16 @@ def in_background(function: Callable[[], T]) -> Callable[[float | None], T]:
 
     future: Future[T] = Future()
 
-    def run() -> None:
+    def run(caught: type[BaseException] = BaseException) -> None:
         try:
             future.set_result(function())
-        except BaseException as error:  # handed to the caller of wait()
+        except caught as error:  # handed to the caller of wait()
             future.set_exception(error)
 
     try:
         threading.Thread(target=run, daemon=True).start()
-    except RuntimeError:  # "can't start new thread": the work is done here and now instead
-        run()
+    except RuntimeError:  # "can't start new thread": done here and now, where Ctrl-C or SIGTERM stops it at once
+        run(Exception)
     return future.result
 
 
