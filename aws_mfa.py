@@ -147,11 +147,16 @@ class Helper(NamedTuple):
     what: str
 
 
+# Where a setting came from, the most direct first: a flag beats the environment beats a file.
+FLAG, ENVIRONMENT, FILE = range(3)
+
+
 class Source(NamedTuple):
-    """A resolved setting and where it came from (for messages and --dry-run)."""
+    """A resolved setting, where it came from (for messages and --dry-run) and how directly (FLAG...)."""
 
     value: str
     origin: str
+    level: int
 
 
 class Setting(NamedTuple):
@@ -986,15 +991,15 @@ def resolve_setting(
 ) -> Source | None:
     """A setting's text and origin: the flag, else its variable, else the profiles' config sections."""
     if setting.dest in given:
-        return Source(str(given[setting.dest]), setting.flag)
+        return Source(str(given[setting.dest]), setting.flag, FLAG)
     if env.get(setting.variable):
-        return Source(env[setting.variable], setting.variable)
+        return Source(env[setting.variable], setting.variable, ENVIRONMENT)
     for name in names:
         for section in profile_sections(name, config):
             for key in setting.keys:
                 value = config.get(section, {}).get(key)
                 if value is not None:
-                    return Source(value, f"{key} in [{section}] of {config_path}")
+                    return Source(value, f"{key} in [{section}] of {config_path}", FILE)
     return None
 
 
@@ -1011,7 +1016,7 @@ def _described(source: Source | None, seconds: int, default: str) -> str:
     """A duration setting for a message: its seconds and where they came from."""
     if source is None:
         where = default
-    elif source.origin.startswith("--"):
+    elif source.level == FLAG:
         where = "from the command line"
     else:
         where = f"from {source.origin}"
@@ -1036,13 +1041,6 @@ def check_durations(settings: Settings, warn: Callable[[str], None]) -> None:
         )
 
 
-def _rank(source: Source | None) -> int:
-    """Flag 0, environment 1, config file 2: which of two code sources the user set more directly."""
-    if source is None:
-        return 3
-    return 0 if source.origin.startswith("--") else 1 if source.origin.isupper() else 2
-
-
 def resolve_settings(
     given: Mapping[str, object],
     env: Mapping[str, str],
@@ -1055,10 +1053,11 @@ def resolve_settings(
     helper = None
     # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the
     # config file). Only the one in effect is checked: a flag overrules a bad value in the file.
-    if origins["otp_command"] and _rank(origins["otp_command"]) <= _rank(origins["op_item_name"]):
-        helper = Helper(_checked(origins["otp_command"], command_words) or [], "the OTP command")
-    elif origins["op_item_name"]:
-        argv = ["op", "item", "get", _checked(origins["op_item_name"], parse_text) or "", "--otp"]
+    otp_command, op_item_name = origins["otp_command"], origins["op_item_name"]
+    if otp_command and (op_item_name is None or otp_command.level <= op_item_name.level):
+        helper = Helper(_checked(otp_command, command_words) or [], "the OTP command")
+    elif op_item_name:
+        argv = ["op", "item", "get", _checked(op_item_name, parse_text) or "", "--otp"]
         account = _checked(origins["op_account"], parse_text)
         helper = Helper([*argv, "--account", account] if account else argv, OP_SOURCE)
     min_remaining = _checked(origins["min_remaining"], parse_min_remaining)
@@ -1080,17 +1079,17 @@ def configured_region(
 ) -> Source | None:
     """The region from the flag, the environment or the files, in botocore's order; None if unset."""
     if explicit:
-        return Source(explicit, "--region")
+        return Source(explicit, "--region", FLAG)
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if env.get(variable):
-            return Source(env[variable], variable)
+            return Source(env[variable], variable, ENVIRONMENT)
     for name in names:
         # botocore lets the credentials file's values win over the config file's.
         if credentials.get(name, {}).get("region"):
-            return Source(credentials[name]["region"], f"credentials [{name}]")
+            return Source(credentials[name]["region"], f"credentials [{name}]", FILE)
         for section in profile_sections(name, config):
             if config.get(section, {}).get("region"):
-                return Source(config[section]["region"], f"config [{section}]")
+                return Source(config[section]["region"], f"config [{section}]", FILE)
     return None
 
 
@@ -1104,23 +1103,23 @@ def mfa_device(
 ) -> Source | None:
     """The MFA device serial, first found of SPEC section 3's chain (discovery aside)."""
     if explicit:
-        return Source(explicit, "--device")
+        return Source(explicit, "--device", FLAG)
     if env.get("AWS_MFA_DEVICE"):
-        return Source(env["AWS_MFA_DEVICE"], "AWS_MFA_DEVICE")
+        return Source(env["AWS_MFA_DEVICE"], "AWS_MFA_DEVICE", ENVIRONMENT)
     long_term = credentials.get(long_name, {})
     for key in ("aws_mfa_device", "mfa_serial"):
         if long_term.get(key):
-            return Source(long_term[key], f"{key} in [{long_name}]")
+            return Source(long_term[key], f"{key} in [{long_name}]", FILE)
     for name in (long_name, short_name):
         # botocore reads a credentials section as part of the profile of its name, over the config
         # file's; before --setup, [short_name] is where `aws configure` left the keys and the device.
         recorded = credentials.get(name, {}) if name == short_name else {}
         for key in ("aws_mfa_device", "mfa_serial"):
             if recorded.get(key):
-                return Source(recorded[key], f"{key} in [{name}]")
+                return Source(recorded[key], f"{key} in [{name}]", FILE)
         for section in profile_sections(name, config):
             if config.get(section, {}).get("mfa_serial"):
-                return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]")
+                return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]", FILE)
     return None
 
 
