@@ -1884,10 +1884,14 @@ def usable_devices_in_time(keys: LongTermKeys, region: str | None, profile: str,
 
     An answer that trickles in never trips the read timeout: a slow IAM is one that did not say.
     """
-    usable = in_background(lambda: usable_devices(keys, region, profile, credentials_path))(ANSWER_DEADLINE)
-    if usable is None:
-        raise DevicesUnknown(f"no MFA device configured and IAM did not finish answering within {ANSWER_DEADLINE:g} s")
-    return usable
+    from concurrent.futures import TimeoutError  # the builtin one only from Python 3.11
+
+    try:
+        return in_background(lambda: usable_devices(keys, region, profile, credentials_path))(ANSWER_DEADLINE)
+    except TimeoutError:
+        raise DevicesUnknown(
+            f"no MFA device configured and IAM did not finish answering within {ANSWER_DEADLINE:g} s"
+        ) from None
 
 
 def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
