@@ -250,7 +250,7 @@ def parse_timeout(text: str) -> float:
     except ValueError:
         seconds = -1.0
     if not 0 < seconds <= MAX_OTP_TIMEOUT:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds from 0 to {MAX_OTP_TIMEOUT:g}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 and at most {MAX_OTP_TIMEOUT:g}")
     return seconds
 
 
@@ -1077,6 +1077,24 @@ def configured_region(
     credentials: Mapping[str, Mapping[str, str]],
     names: Sequence[str],
 ) -> Source | None:
+    """The region from the flag, the environment or the files, in botocore's order; None if unset.
+
+    Checked here: botocore's own check lets a trailing line break through (its pattern ends in
+    `$`), and the signed request then fails with the request's headers in the message.
+    """
+    region = _configured_region(explicit, env, config, credentials, names)
+    if region and not re.fullmatch(r"[a-z0-9-]+", region.value):
+        raise AwsMfaError(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
+    return region
+
+
+def _configured_region(
+    explicit: str | None,
+    env: Mapping[str, str],
+    config: Mapping[str, Mapping[str, str]],
+    credentials: Mapping[str, Mapping[str, str]],
+    names: Sequence[str],
+) -> Source | None:
     """The region from the flag, the environment or the files, in botocore's order; None if unset."""
     if explicit:
         return Source(explicit, "--region", FLAG)
@@ -1188,7 +1206,9 @@ def _tell(text: str) -> None:
 
 
 def _emit(text: str) -> None:
-    """Data for a program on stdout (--env, --credential-process, --status, --dry-run)."""
+    """Data for a program on stdout (--env, --credential-process, --status, --dry-run, --help)."""
+    if sys.stdout is None:  # started with stdout closed (>&-): print() would drop the text unsaid
+        raise AwsMfaError("standard output is closed, so there is nowhere to print to")
     try:
         print(text, end="", flush=True)
     except OSError as error:
@@ -2083,7 +2103,12 @@ def _links_on_the_way(path: str) -> list[tuple[str, int]]:
             continue
         if stat.S_ISLNK(info.st_mode) and len(links) < 40:  # more: a loop, which the write reports
             links.append((resolved, info.st_uid))
-            target = os.readlink(resolved)
+            try:
+                target = os.readlink(resolved)
+            except OSError:  # no link any more: swapped between the two looks
+                raise AwsMfaError(
+                    f"{resolved} changed while aws-mfa followed it; run again. The file is unchanged"
+                ) from None
             parts[:0] = target.split("/")
             resolved = "/" if target.startswith("/") else os.path.dirname(resolved)
     return links
@@ -2873,7 +2898,9 @@ def _setup_device(
     """The one usable device IAM lists for the keys being moved; None (said) when it lists none or refuses."""
     short_name, long_name = args.profile, args.profile + args.long_term_suffix
     region = configured_region(args.region, env, config, sections, (long_name, short_name))
-    later = f"add 'aws_mfa_device = ARN' to [{long_name}] (IAM console, Security credentials) or pass --device"
+    later = (
+        f"add 'aws_mfa_device = ARN' to [{long_name}] (IAM console, Security credentials) or pass --device on every run"
+    )
     try:
         # [long_name] does not exist yet; botocore wants a profile that does.
         where = region.value if region else None

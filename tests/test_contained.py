@@ -601,3 +601,18 @@ def test_full_stdout_is_one_error_line_and_a_failure(
         "aws-mfa: error: cannot write to standard output: No space left on device\n",
     )
     assert home.credentials.read_text() == text
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]], ids=["version", "help"])
+def test_closed_stdout_is_one_error_line_for_help_and_version_too(argv: list[str]) -> None:
+    RELIABILITY["streams"] += 1
+
+    # A shell's `>&-`: the process starts without file descriptor 1, so sys.stdout is None.
+    result = subprocess.run(
+        ["/bin/sh", "-c", '"$0" "$@" >&-', str(SCRIPT), *argv], stderr=subprocess.PIPE, text=True, check=False
+    )
+
+    assert (result.returncode, result.stderr) == (
+        1,
+        "aws-mfa: error: standard output is closed, so there is nowhere to print to\n",
+    )

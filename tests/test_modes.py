@@ -172,16 +172,18 @@ def test_code_flag(session_stub: StubServer, capsys: pytest.CaptureFixture[str])
     [
         pytest.param(["--code", "12345"], "argument -t/--code: the MFA code is six digits", id="short-code"),
         pytest.param(
-            ["--otp-timeout", "0"], "argument --otp-timeout: '0' is not a number of seconds from 0 to 3600", id="zero"
+            ["--otp-timeout", "0"],
+            "argument --otp-timeout: '0' is not a number of seconds above 0 and at most 3600",
+            id="zero",
         ),
         pytest.param(
             ["--otp-timeout", "nan"],
-            "argument --otp-timeout: 'nan' is not a number of seconds from 0 to 3600",
+            "argument --otp-timeout: 'nan' is not a number of seconds above 0 and at most 3600",
             id="nan",
         ),
         pytest.param(
             ["--otp-timeout", "1e9"],
-            "argument --otp-timeout: '1e9' is not a number of seconds from 0 to 3600",
+            "argument --otp-timeout: '1e9' is not a number of seconds above 0 and at most 3600",
             id="huge",
         ),
         pytest.param(
@@ -617,7 +619,7 @@ def test_otp_timeout_must_be_a_number(home: Home, capsys: pytest.CaptureFixture[
         aws_mfa.main(["--otp-timeout", "soon"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.endswith(
-        "aws-mfa: error: argument --otp-timeout: 'soon' is not a number of seconds from 0 to 3600\n"
+        "aws-mfa: error: argument --otp-timeout: 'soon' is not a number of seconds above 0 and at most 3600\n"
     )
 
 

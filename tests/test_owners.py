@@ -256,3 +256,31 @@ def test_root_writes_through_a_users_link_to_that_users_file(
     assert link.is_symlink()
     assert target.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
     assert owner_and_mode(target) == (NOBODY, NOBODY, 0o600)
+
+
+def test_a_link_swapped_while_it_is_followed_is_one_error(
+    nobody_home: Path,
+    roots_file: Path,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A user racing renames can turn the link into a file between lstat and readlink: EINVAL.
+    # The race cannot be won on purpose in a test, so readlink fails as it then does (a mock).
+    link = planted_home(nobody_home) / "credentials"
+    roots_file.write_text(LONG_TERM)
+    plant(link, roots_file)
+
+    def swapped(path: str) -> str:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "readlink", swapped)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456", "--device", DEVICE) == (
+        1,
+        "",
+        f"aws-mfa: error: {link} changed while aws-mfa followed it; run again. The file is unchanged\n",
+    )
+    assert roots_file.read_text() == LONG_TERM
+    assert session_stub.requests == []

@@ -398,7 +398,7 @@ def test_role_recipe_assumes_each_role_with_the_session(
         ("prod", "arn:aws:iam::123456789012:role/admin"),
         ("staging", "arn:aws:iam::210987654321:role/deploy"),
     ):
-        credentials = boto3.Session(profile_name=profile, region_name="us-east-1").get_credentials()
+        credentials = boto3.Session(profile_name=profile).get_credentials()  # the region from the recipe
         assert credentials is not None
         assert credentials.get_frozen_credentials().token == "ROLETOKEN"
         assume = session_stub.requests[-1]

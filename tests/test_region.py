@@ -207,3 +207,34 @@ def test_endpoint_follows_the_region_and_its_partition(
 
 def test_metadata_refused_connection_is_no_region(home: Home, closed_url: str) -> None:
     assert aws_mfa.imds_region({"AWS_EC2_METADATA_SERVICE_ENDPOINT": closed_url}) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "origin"),
+    [
+        pytest.param(["--region", "eu-west-1\n"], {}, "--region", id="flag"),
+        pytest.param([], {"AWS_REGION": "us-east-1\n"}, "AWS_REGION", id="variable"),
+        pytest.param([], {"AWS_DEFAULT_REGION": "us east"}, "AWS_DEFAULT_REGION", id="space"),
+    ],
+)
+def test_a_region_that_is_no_region_name_is_one_error_before_sts(
+    session_stub: StubServer,
+    home: Home,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    origin: str,
+) -> None:
+    # botocore's own check lets a trailing line break through; the signed request then failed
+    # with the access key id and signing headers in the message.
+    set_env(monkeypatch, env)
+    region = argv[1] if argv else next(iter(env.values()))
+
+    assert run(capsys, *argv, "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: the region {region!r} from {origin} is not a region name such as eu-west-1\n",
+    )
+    assert home.credentials.read_text() == LONG_TERM
+    assert session_stub.requests == []

@@ -178,7 +178,10 @@ def test_setup_asks_iam_for_the_device_with_the_moved_keys(
     refresh_signed_by_the_moved_keys(sts_stub, capsys)
 
 
-LATER = "add 'aws_mfa_device = ARN' to [default-long-term] (IAM console, Security credentials) or pass --device"
+LATER = (
+    "add 'aws_mfa_device = ARN' to [default-long-term] (IAM console, Security credentials) or pass --device on "
+    "every run"
+)
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ BAD_VARIABLES = [
     pytest.param(
         "AWS_MFA_OTP_TIMEOUT",
         "soon",
-        "'soon' is not a number of seconds from 0 to 3600",
+        "'soon' is not a number of seconds above 0 and at most 3600",
         "--otp-timeout",
         "5",
         id="otp-timeout",
