@@ -583,8 +583,7 @@ def test_invalid_region_is_one_clear_error(
     assert run(capsys, stdin="123456\n") == (
         1,
         "",
-        "aws-mfa: error: cannot set up the STS client: Provided region_name 'not a region' doesn't match a "
-        "supported format.; check the region, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL\n",
+        "aws-mfa: error: the region 'not a region' from AWS_REGION is not a region name such as eu-west-1\n",
     )
     assert stub.requests == []
     assert home.credentials.read_text() == LONG_TERM
