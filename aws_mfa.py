@@ -2151,6 +2151,11 @@ def check_writable(path: str) -> None:
     with _locked(f"{real}.aws-mfa.lock") as lock:
         # A lock file root leaves in a user's directory must stay usable by that user.
         _settle_lock(lock, owner)
+    directory = os.path.dirname(real)
+    # The write makes its temporary copy beside the file: a directory this user may not write
+    # in would fail it only after the one-time code was spent (the lock file may exist already).
+    if not os.access(directory, os.W_OK | os.X_OK, effective_ids=True):
+        raise AwsMfaError(f"cannot write in {directory}: permission denied; make it writable, the file is unchanged")
 
 
 def _nothing_to_create_yet(real: str) -> bool:

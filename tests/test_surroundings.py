@@ -345,6 +345,27 @@ def test_directory_without_read_permission_still_gets_its_write(
     assert credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
+def test_directory_the_user_cannot_write_in_is_refused_before_sts(
+    nobody_dir: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    credentials = nobody_dir / "credentials"
+    nobody_file(credentials, LONG_TERM)
+    nobody_file(nobody_dir / "credentials.aws-mfa.lock", "")  # left by an earlier run
+    os.chmod(nobody_dir, 0o500)  # no write: the temporary copy cannot be made beside the file
+    RELIABILITY["data loss and lock-out"] += 1
+
+    with as_nobody():
+        result = run(capsys, "--code", "123456")
+
+    assert result == (
+        1,
+        "",
+        f"aws-mfa: error: cannot write in {nobody_dir}: permission denied; make it writable, the file is unchanged\n",
+    )
+    assert credentials.read_text() == LONG_TERM
+    assert session_stub.requests == []  # refused before the one-time code was spent
+
+
 def test_file_in_a_group_the_user_is_not_in_stays_the_users(
     nobody_dir: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
