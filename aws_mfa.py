@@ -3022,6 +3022,10 @@ def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, Mapp
         return "the config file (none: AWS_CONFIG_FILE is empty)", {}
     if os.path.realpath(path) == os.devnull:  # AWS_CONFIG_FILE=/dev/null: no config, as for the aws CLI
         return path, {}
+    if os.path.exists(path) and not os.path.isfile(path):
+        # botocore reads no config from a directory, FIFO or device: every mode going on stops no one.
+        messages.warn(f"{path} is not a regular file; going on without it, as the AWS CLI does")
+        return path, {}
     try:
         text = read_text(path)
     except _Unreadable as error:

@@ -417,22 +417,42 @@ def test_fifo_at_the_lock_path_is_refused_at_once(
 # --- hangs and unbounded work --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which", ["credentials", "config"])
-def test_fifo_as_a_file_is_refused_without_waiting(
-    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], which: str
+def test_fifo_as_the_credentials_file_is_refused_without_waiting(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if which == "config":
-        home.credentials.write_text(LONG_TERM)
-    fifo = home.credentials if which == "credentials" else home.config
-    os.mkfifo(fifo)
+    os.mkfifo(home.credentials)
     RELIABILITY["hangs and unbounded work"] += 1
 
     assert run(capsys, "--code", "123456") == (
         1,
         "",
-        f"aws-mfa: error: {fifo} is not a regular file (a FIFO, device or socket); point to a file\n",
+        f"aws-mfa: error: {home.credentials} is not a regular file (a FIFO, device or socket); point to a file\n",
     )
     assert stub.requests == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_config_that_is_no_regular_file_is_read_as_none_without_waiting(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    import botocore.session
+
+    config = {"fifo": home.config, "directory": home.config, "device": Path("/dev/zero")}[kind]
+    if kind == "fifo":
+        os.mkfifo(config)
+    elif kind == "directory":
+        config.mkdir()
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    RELIABILITY["hangs and unbounded work"] += 1
+    # botocore, the oracle, reads no config from it (and does not stop).
+    assert botocore.session.Session().full_config["profiles"].keys() == {"default-long-term"}
+
+    assert run(capsys, "--code", "123456") == (
+        0,
+        "",
+        f"aws-mfa: warning: {config} is not a regular file; going on without it, as the AWS CLI does\n" + valid_until(),
+    )
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session()}"
 
 
 def test_file_that_fails_to_read(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
