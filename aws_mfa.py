@@ -358,9 +358,11 @@ def format_local(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def format_span(seconds: float) -> str:
-    minutes = max(int(seconds // 60), 0)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+def _valid_until(expiration: datetime, now: datetime) -> str:
+    """'valid until <local time> (<span> left)', as every message about a kept session says it."""
+    minutes = max(int((expiration - now).total_seconds() // 60), 0)
+    left = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return f"valid until {format_local(expiration)} ({left} left)"
 
 
 def parse_expiration(text: str | None) -> datetime | None:
@@ -392,7 +394,7 @@ def session_in(section: Mapping[str, str] | None) -> SessionCredentials | None:
     token = session_token(section)
     if not (section.get("aws_access_key_id") and section.get("aws_secret_access_key") and token and expiration):
         return None
-    if holds_long_term_keys(section):  # an IAM user's key beside an old token is no session
+    if long_term_kind(section):  # an IAM user's key beside an old token is no session
         return None
     return SessionCredentials(section["aws_access_key_id"], section["aws_secret_access_key"], token, expiration)
 
@@ -687,17 +689,13 @@ def keys_in_file(section: Mapping[str, str] | None) -> bool:
     return "aws_access_key_id" in (section or {})
 
 
-def holds_long_term_keys(section: Mapping[str, str] | None) -> bool:
-    """Long-term keys, as `aws configure` writes them: an access key and no session token.
-
-    An IAM user's key (AKIA...) is long-term even beside a token: `aws configure` run over an
-    old session leaves the token, and that secret cannot be had from AWS again.
-    """
-    return bool(long_term_kind(section))
-
-
 def long_term_kind(section: Mapping[str, str] | None) -> str:
-    """How a section shows it holds long-term keys, for messages; empty if it does not."""
+    """How a section shows it holds long-term keys, for messages; empty if it does not.
+
+    Long-term keys, as `aws configure` writes them: an access key and no session token. An IAM
+    user's key (AKIA...) is long-term even beside a token: `aws configure` run over an old
+    session leaves the token, and that secret cannot be had from AWS again.
+    """
     section = section or {}
     key = section.get("aws_access_key_id")
     if not key:
@@ -741,7 +739,7 @@ def long_term_source(
         return program
     if not exists:
         raise AwsMfaError(f"{path} does not exist; create it with a [{long_name}] section")
-    if long_name not in sections and holds_long_term_keys(sections.get(short_name)):
+    if long_name not in sections and long_term_kind(sections.get(short_name)):
         raise AwsMfaError(
             f"[{short_name}] in {path} holds long-term keys, as `aws configure` writes them, and there is no "
             f"[{long_name}]; run {command_line(short_name, long_name, '--setup')} to move them there"
@@ -774,22 +772,17 @@ def process_keys(output: str, what: str) -> LongTermKeys:
     return LongTermKeys(data["AccessKeyId"], data["SecretAccessKey"])
 
 
-def check_short_term(sections: Mapping[str, Mapping[str, str]], name: str, long_term: LongTermKeys, path: str) -> None:
-    """Refuse to overwrite a short-term section that holds someone's long-term keys."""
+def refuse_long_term_keys(
+    sections: Mapping[str, Mapping[str, str]], name: str, path: str, *, unless: LongTermKeys
+) -> None:
+    """Refuse to overwrite [name] if it holds long-term keys other than the run's own; never advise deleting them."""
     section = sections.get(name, {})
-    if not holds_long_term_keys(section):
-        return
-    same = (section["aws_access_key_id"], section.get("aws_secret_access_key")) == long_term
-    if not same:
-        refuse_long_term_keys(sections, name, path, "refusing to overwrite them")
-
-
-def refuse_long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: str, why: str) -> None:
-    """Refuse [name]'s long-term keys, saying how they show it; never advise deleting them."""
-    raise AwsMfaError(
-        f"[{name}] in {path} holds long-term keys {long_term_kind(sections.get(name))}; {why}. "
-        f"Move them into a section of their own (e.g. [{name}-old]) and run again"
-    )
+    kind = long_term_kind(section)
+    if kind and (section["aws_access_key_id"], section.get("aws_secret_access_key")) != unless:
+        raise AwsMfaError(
+            f"[{name}] in {path} holds long-term keys {kind}; refusing to overwrite them. "
+            f"Move them into a section of their own (e.g. [{name}-old]) and run again"
+        )
 
 
 def keys_to_move(
@@ -810,7 +803,7 @@ def keys_to_move(
     if in_long_term or key_program(config, long_name):
         if in_long_term:
             keys = _complete_long_term_keys(sections, short_name, long_name, path)
-            if holds_long_term_keys(short_term):
+            if long_term_kind(short_term):
                 copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
                 if copy != keys:
                     raise AwsMfaError(
@@ -819,7 +812,7 @@ def keys_to_move(
                         f"the other's lines into a section of their own (e.g. [{short_name}-old]), then run aws-mfa"
                     )
         return None
-    if not holds_long_term_keys(short_term):
+    if not long_term_kind(short_term):
         add = (
             f"Add 'aws_access_key_id = AKIA...' and 'aws_secret_access_key = ...' to [{long_name}] in {path}"
             if long_name in sections
@@ -849,7 +842,7 @@ def _complete_long_term_keys(
     try:
         return long_term_keys(sections, long_name, path)
     except AwsMfaError as error:
-        if not holds_long_term_keys(sections.get(short_name)):
+        if not long_term_kind(sections.get(short_name)):
             raise
         raise AwsMfaError(
             f"{error}. [{short_name}] holds a long-term key: if [{long_name}] is meant to hold that one, give it "
@@ -1797,16 +1790,10 @@ def request_session(client: STSClient, request: Request, code: str, long_name: s
             response = client.get_session_token(
                 DurationSeconds=request.duration, SerialNumber=request.device, TokenCode=code
             )
-        credentials = response["Credentials"]
-        session = SessionCredentials(
-            credentials["AccessKeyId"],
-            credentials["SecretAccessKey"],
-            credentials["SessionToken"],
-            credentials["Expiration"].astimezone(timezone.utc),
-        )
     except ClientError as error:
         if not error.response.get("Error"):  # an error page, not an STS error
-            raise _not_sts(client, f" (HTTP {error.response['ResponseMetadata']['HTTPStatusCode']})") from None
+            status = error.response["ResponseMetadata"]["HTTPStatusCode"]
+            raise _not_sts(client.meta.endpoint_url, f" (HTTP {status})") from None
         explained = _explain_client_error(error, request.device, long_name)
         if explained == CODE_REJECTED or error.response.get("Error", {}).get("Code") in SIGNATURE_ERRORS:
             headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
@@ -1826,21 +1813,31 @@ def request_session(client: STSClient, request: Request, code: str, long_name: s
     except BotoCoreError as error:
         raise AwsMfaError(_explain_botocore_error(error, client.meta.endpoint_url)) from None
     except (ResponseParserError, KeyError, TypeError, AttributeError, ValueError, OverflowError):
-        # Not XML, or XML that is not STS's (a proxy, a captive portal): botocore parses the
-        # latter without complaint and the keys are simply missing; or a date botocore cannot read.
-        raise _not_sts(client, "") from None
-    return check_answer(session, client.meta.endpoint_url, datetime.now(timezone.utc))
+        # Not XML, or XML botocore's parser trips over (a proxy's page, a date it cannot read).
+        raise _not_sts(client.meta.endpoint_url) from None
+    return check_answer(response, client.meta.endpoint_url, datetime.now(timezone.utc))
 
 
-def _not_sts(client: STSClient, detail: str) -> AwsMfaError:
+def _not_sts(where: str, detail: str = "") -> AwsMfaError:
     return AwsMfaError(
-        f"the answer from {client.meta.endpoint_url} is not an STS response{detail}; check proxies and "
-        "AWS_ENDPOINT_URL_STS"
+        f"the answer from {where} is not an STS response{detail}; check proxies and AWS_ENDPOINT_URL_STS"
     )
 
 
-def check_answer(session: SessionCredentials, where: str, now: datetime) -> SessionCredentials:
-    """STS's credentials, refused unless every later run and every SDK can read them back."""
+def check_answer(response: Mapping[str, Any], where: str, now: datetime) -> SessionCredentials:
+    """The credentials in STS's answer, refused unless every later run and every SDK can read them back."""
+    try:
+        credentials = response["Credentials"]
+        session = SessionCredentials(
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+            credentials["Expiration"].astimezone(timezone.utc),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
+        # XML that is not STS's (a proxy, a captive portal): botocore parses it without complaint
+        # and the keys are simply missing.
+        raise _not_sts(where) from None
     problems = [
         f"{what} is {'empty' if not value else 'malformed'}"
         for what, value, pattern in (
@@ -2616,11 +2613,7 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
         if request.role
         else "GetSessionToken"
     )
-    if kept:
-        left = (kept.expiration - now).total_seconds()
-        refresh = f"not due: valid until {format_local(kept.expiration)} ({format_span(left)} left)"
-    else:
-        refresh = "due"
+    refresh = f"not due: {_valid_until(kept.expiration, now)}" if kept else "due"
     lines = {
         "credentials file": plan.path,
         "profiles": f"[{plan.long_name}] -> [{plan.short_name}]",
@@ -2711,7 +2704,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
     client = in_background(build_client)
     # A failing key program stops the run here: before the prompt, with nothing called.
-    check_short_term(plan.sections, plan.short_name, long_term(), plan.path)
+    refuse_long_term_keys(plan.sections, plan.short_name, plan.path, unless=long_term())
     code, automatic = get_code(plan.code, pending, device, messages, terminal_only=plan.terminal_only)
     sts = client(None)
     try:
@@ -2733,7 +2726,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         fresh = parse_ini(current, plan.path)
         # The file's long-term keys are read again, as another program may have changed them.
         keys = long_term_keys(fresh, plan.long_name, plan.path) if isinstance(plan.keys, LongTermKeys) else long_term()
-        check_short_term(fresh, plan.short_name, keys, plan.path)
+        refuse_long_term_keys(fresh, plan.short_name, plan.path, unless=keys)
         return spliced(current, fresh, plan.short_name, values, plan.path)
 
     write_atomically(plan.path, compose)
@@ -2757,10 +2750,9 @@ def _session_state(section: Mapping[str, str] | None, now: datetime) -> tuple[st
     session = session_in(section)
     if session is None:
         return None, False
-    left = (session.expiration - now).total_seconds()
-    if left <= 0:
+    if session.expiration <= now:
         return f"expired at {format_local(session.expiration)}", False
-    return f"valid until {format_local(session.expiration)} ({format_span(left)} left)", True
+    return _valid_until(session.expiration, now), True
 
 
 def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
@@ -2825,7 +2817,7 @@ def _setup(
     if keys is None:
         where = f"[{long_name}] of {path}" if in_file else f"the config file's [{config_header(long_name, config)}]"
         messages.say(f"already set up: the long-term key comes from {where}; run {command_line(short_name, long_name)}")
-        if holds_long_term_keys(sections.get(short_name)) and not in_file:
+        if long_term_kind(sections.get(short_name)) and not in_file:
             messages.warn(
                 f"[{short_name}] in {path} still holds an access key; a refresh replaces it only if it is the key "
                 "credential_process prints"
@@ -3072,15 +3064,15 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     keys = long_term_source(sections, config, names[1], profile, path, exists=text is not None)
     _warn_of_unread_settings(args, env, sections, config, names, path, messages)
     if isinstance(keys, LongTermKeys):
-        check_short_term(sections, profile, keys, path)
+        refuse_long_term_keys(sections, profile, path, unless=keys)
     settings = resolve_settings(args.given, env, config, names, config_path)
     check_durations(settings, messages.warn)
     kept = None if args.force else still_valid(sections.get(profile), settings.assume_role, settings.min_remaining, now)
     if kept and not args.dry_run:
         # The skip path: no boto, no helper.
-        left = format_span((kept.expiration - now).total_seconds())
-        until = f"valid until {format_local(kept.expiration)} ({left} left)"
-        messages.say(f"[{profile}] is still {until}; --force refreshes", 2 if output_mode else 1)
+        messages.say(
+            f"[{profile}] is still {_valid_until(kept.expiration, now)}; --force refreshes", 2 if output_mode else 1
+        )
         session = kept
     else:
         plan = _make_plan(args, env, names, path, sections, config, settings, keys)
