@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from datetime import timezone
 
-# `typing` costs about 4 ms of every start (a third of the skip path's own work), so it is
-# imported for the type checker only. mypy treats any TYPE_CHECKING name as typing's.
+# PERF: `typing` is imported for the type checker only: 4 ms of every start, a third of the skip
+# path's own work (python -X importtime). mypy treats any TYPE_CHECKING name as typing's.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover (typing only)
     from typing import IO
@@ -1347,11 +1347,6 @@ def read_text(path: str) -> str | None:
     return decode(data, path) if data is not None else None
 
 
-def run_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> str:
-    """Run `op` or an OTP program without a shell or stdin; its code, or AwsMfaError."""
-    return start_helper(argv, timeout, what, messages)()
-
-
 def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Messages) -> Callable[[], str]:
     """Start `op` or an OTP program now; the call returned waits for its six-digit code."""
     finish = start_program(argv, timeout, what, "code", messages)
@@ -1404,8 +1399,8 @@ def start_program(
         threading.Thread(target=_collect, args=(stream, buffer, lambda: end_helpers(process)), daemon=True)
         for stream, buffer in ((process.stdout, out), (process.stderr, err))
     ]
-    # Popen.wait(timeout) polls with sleeps of up to 50 ms; a blocking wait in a thread
-    # and an Event report the exit at once.
+    # PERF: a blocking wait in a thread and an Event report the exit at once, where
+    # Popen.wait(timeout) polls with sleeps of up to 50 ms (its source).
     exited = threading.Event()
 
     def wait_for_exit() -> None:
@@ -1692,21 +1687,10 @@ def _botocore_session(credentials_path: str, long_name: str, region: str | None)
     # Without a region, "legacy" maps us-east-1 to the global sts.amazonaws.com and signs
     # for us-east-1 (botocore's "aws-global" would sign for "aws-global" at an override URL).
     session.set_config_variable("sts_regional_endpoints", "regional" if region else "legacy")
-    # botocore lists every service directory it ships (some 400: 2,700 stat calls, a tenth
-    # of a refresh) only to check that the model it loads is among them; these are.
+    # PERF: botocore lists every service directory it ships (some 400: 2,700 stat calls, a tenth
+    # of a refresh, by strace -c) only to check that the model it loads is among them; these are.
     session.get_component("data_loader").list_available_services = lambda type_name: ["sts", "iam"]
     return session
-
-
-def _client_config() -> Any:
-    from botocore.config import Config
-
-    return Config(
-        connect_timeout=STS_CONNECT_TIMEOUT,
-        read_timeout=STS_READ_TIMEOUT,
-        # One attempt: a retry would replay a one-time code that STS has already seen.
-        retries={"total_max_attempts": 1, "mode": "standard"},
-    )
 
 
 def aws_client(
@@ -1717,6 +1701,7 @@ def aws_client(
     botocore is imported before the keys are asked for, so a program printing them runs
     during the import.
     """
+    from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
     session = _botocore_session(credentials_path, long_name, region)
@@ -1728,7 +1713,12 @@ def aws_client(
             aws_access_key_id=long_term.access_key_id,
             aws_secret_access_key=long_term.secret_access_key,
             aws_session_token=None,
-            config=_client_config(),
+            config=Config(
+                connect_timeout=STS_CONNECT_TIMEOUT,
+                read_timeout=STS_READ_TIMEOUT,
+                # One attempt: a retry would replay a one-time code that STS has already seen.
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            ),
         )
     except (BotoCoreError, ValueError) as error:  # ValueError: an endpoint URL that is no URL
         name = service.upper()
@@ -1736,14 +1726,6 @@ def aws_client(
             f"cannot set up the {name} client: {_shorten(str(error))}; check the region, "
             f"AWS_ENDPOINT_URL_{name} and AWS_ENDPOINT_URL"
         ) from None
-
-
-def sts_client(
-    keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
-) -> STSClient:
-    """An STS client that signs with the long-term keys only and never retries."""
-    client: STSClient = aws_client("sts", keys, region, long_name, credentials_path)
-    return client
 
 
 class Request(NamedTuple):
@@ -2285,8 +2267,10 @@ def _expand(path: str) -> str:
 
 
 class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's own, told the width: left to itself it imports shutil (and with it bz2,
-    lzma and zlib, 4 ms) on every start just to ask for the terminal's width."""
+    """argparse's own, told the width."""
+
+    # PERF: left to itself it imports shutil (and with it bz2, lzma and zlib: 4 ms by
+    # python -X importtime) on every start just to ask for the terminal's width.
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, width=_terminal_columns() - 2)
@@ -2698,7 +2682,8 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         else:
             origin = "instance metadata" if found else "no answer from instance metadata"
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
-        return sts_client(long_term, found, plan.long_name, plan.path)
+        sts: STSClient = aws_client("sts", long_term, found, plan.long_name, plan.path)
+        return sts
 
     helper = plan.helper if not plan.code else None
     pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
@@ -2718,7 +2703,7 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         wait = TOTP_PERIOD - time.time() % TOTP_PERIOD + 1
         messages.notice(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")
         time.sleep(wait)
-        code = run_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)
+        code = start_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)()
         credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
     values = session_values(credentials, request.role)
 

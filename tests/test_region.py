@@ -200,7 +200,7 @@ def test_endpoint_follows_the_region_and_its_partition(
     home.credentials.write_text(LONG_TERM)
     keys = aws_mfa.LongTermKeys(LONG_KEY, "secret")
 
-    client = aws_mfa.sts_client(lambda: keys, region, "default-long-term", str(home.credentials))
+    client = aws_mfa.aws_client("sts", lambda: keys, region, "default-long-term", str(home.credentials))
 
     assert client.meta.endpoint_url == url  # no request is made: the client is only built
 
