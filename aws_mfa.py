@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
 
     T = TypeVar("T")
     P = ParamSpec("P")
+    # Any mapping of a file's sections, a Sections or a plain dict (the class itself stays: it is what
+    # keeps [DEFAULT] from being copied into every section).
+    IniSections = Mapping[str, Mapping[str, str]]
 else:
 
     class _RecordType(type):
@@ -623,11 +626,7 @@ def splice_section(text: str, section: str, values: Mapping[str, str | None]) ->
 
 
 def verify_splice(
-    before: Mapping[str, Mapping[str, str]],
-    new_text: str,
-    section: str,
-    values: Mapping[str, str | None],
-    path: str,
+    before: IniSections, new_text: str, section: str, values: Mapping[str, str | None], path: str
 ) -> None:
     """The composed text must read back as the old sections plus exactly the new values."""
     expected = {name: dict(items) for name, items in before.items()}
@@ -641,10 +640,10 @@ def verify_splice(
     verify_text(expected, new_text, f"[{section}]", path)
 
 
-def verify_text(expected: Mapping[str, Mapping[str, str]], new_text: str, around: str, path: str) -> None:
+def verify_text(expected: IniSections, new_text: str, around: str, path: str) -> None:
     """The composed text must read back as exactly the expected sections, else nothing is written."""
     try:
-        after: Mapping[str, Mapping[str, str]] = parse_ini(new_text, path)
+        after: IniSections = parse_ini(new_text, path)
     except AwsMfaError:
         after = {}
     if dict(after) != expected:
@@ -654,7 +653,7 @@ def verify_text(expected: Mapping[str, Mapping[str, str]], new_text: str, around
         )
 
 
-def long_term_keys(sections: Mapping[str, Mapping[str, str]], name: str, path: str) -> LongTermKeys:
+def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
     """The long-term keys of `name`, refused when missing, malformed or session keys."""
     if name not in sections:
         raise AwsMfaError(
@@ -706,7 +705,7 @@ def long_term_kind(section: Mapping[str, str] | None) -> str:
     return "(an IAM user's AKIA key) beside a session token" if key.startswith("AKIA") else ""
 
 
-def key_program(config: Mapping[str, Mapping[str, str]], long_name: str) -> Helper | None:
+def key_program(config: IniSections, long_name: str) -> Helper | None:
     """The credential_process of the config file's long-term profile, if it has one."""
     found = profile_sections(long_name, config)
     command = config[found[0]].get("credential_process") if found else None
@@ -720,13 +719,7 @@ def key_program(config: Mapping[str, Mapping[str, str]], long_name: str) -> Help
 
 
 def long_term_source(
-    sections: Mapping[str, Mapping[str, str]],
-    config: Mapping[str, Mapping[str, str]],
-    long_name: str,
-    short_name: str,
-    path: str,
-    *,
-    exists: bool = True,
+    sections: IniSections, config: IniSections, long_name: str, short_name: str, path: str, *, exists: bool = True
 ) -> LongTermKeys | Helper:
     """The long-term keys from the credentials file, else the program that prints them.
 
@@ -772,9 +765,7 @@ def process_keys(output: str, what: str) -> LongTermKeys:
     return LongTermKeys(data["AccessKeyId"], data["SecretAccessKey"])
 
 
-def refuse_long_term_keys(
-    sections: Mapping[str, Mapping[str, str]], name: str, path: str, *, unless: LongTermKeys
-) -> None:
+def refuse_long_term_keys(sections: IniSections, name: str, path: str, *, unless: LongTermKeys) -> None:
     """Refuse to overwrite [name] if it holds long-term keys other than the run's own; never advise deleting them."""
     section = sections.get(name, {})
     kind = long_term_kind(section)
@@ -786,11 +777,7 @@ def refuse_long_term_keys(
 
 
 def keys_to_move(
-    sections: Mapping[str, Mapping[str, str]],
-    config: Mapping[str, Mapping[str, str]],
-    short_name: str,
-    long_name: str,
-    path: str,
+    sections: IniSections, config: IniSections, short_name: str, long_name: str, path: str
 ) -> LongTermKeys | None:
     """The long-term keys --setup moves out of [short_name]; None when [long_name] is already set up.
 
@@ -835,9 +822,7 @@ def keys_to_move(
     return long_term_keys({short_name: keys_only}, short_name, path)
 
 
-def _complete_long_term_keys(
-    sections: Mapping[str, Mapping[str, str]], short_name: str, long_name: str, path: str
-) -> LongTermKeys:
+def _complete_long_term_keys(sections: IniSections, short_name: str, long_name: str, path: str) -> LongTermKeys:
     """[long_name]'s keys as a refresh takes them; refused as it would refuse them, naming [short_name]'s key."""
     try:
         return long_term_keys(sections, long_name, path)
@@ -882,7 +867,7 @@ def move_keys(text: str, short_name: str, long_name: str, device: str | None) ->
 
 
 def moved_sections(
-    before: Mapping[str, Mapping[str, str]], short_name: str, long_name: str, device: str | None
+    before: IniSections, short_name: str, long_name: str, device: str | None
 ) -> dict[str, dict[str, str]]:
     """The sections move_keys' text must read back as."""
     expected = {name: dict(items) for name, items in before.items()}
@@ -922,13 +907,13 @@ def session_values(credentials: SessionCredentials, role: str | None) -> dict[st
     }
 
 
-def profile_sections(name: str, config: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
+def profile_sections(name: str, config: IniSections) -> tuple[str, ...]:
     """The config file's section for a profile, the one botocore reads; none if it has none."""
     section = config_profiles(config).get(name)
     return (section,) if section is not None else ()
 
 
-def config_header(name: str, config: Mapping[str, Mapping[str, str]]) -> str:
+def config_header(name: str, config: IniSections) -> str:
     """The header of a profile's config section, as it is in the file or as it would be written."""
     import shlex  # only for a message
 
@@ -939,7 +924,7 @@ def config_header(name: str, config: Mapping[str, Mapping[str, str]]) -> str:
 _profiles_seen: tuple[object, dict[str, str]] = (None, {})
 
 
-def config_profiles(config: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+def config_profiles(config: IniSections) -> dict[str, str]:
     """Each profile of the config file and the section botocore reads it from.
 
     botocore splits a header that starts with "profile" like a shell: [profile "my work"] is
@@ -978,7 +963,7 @@ def resolve_setting(
     setting: Setting,
     given: Mapping[str, object],
     env: Mapping[str, str],
-    config: Mapping[str, Mapping[str, str]],
+    config: IniSections,
     names: Sequence[str],
     config_path: str,
 ) -> Source | None:
@@ -1035,11 +1020,7 @@ def check_durations(settings: Settings, warn: Callable[[str], None]) -> None:
 
 
 def resolve_settings(
-    given: Mapping[str, object],
-    env: Mapping[str, str],
-    config: Mapping[str, Mapping[str, str]],
-    names: Sequence[str],
-    config_path: str,
+    given: Mapping[str, object], env: Mapping[str, str], config: IniSections, names: Sequence[str], config_path: str
 ) -> Settings:
     """Every setting of SETTINGS, checked; a bad value names where it came from."""
     origins = {setting.dest: resolve_setting(setting, given, env, config, names, config_path) for setting in SETTINGS}
@@ -1064,11 +1045,7 @@ def resolve_settings(
 
 
 def configured_region(
-    explicit: str | None,
-    env: Mapping[str, str],
-    config: Mapping[str, Mapping[str, str]],
-    credentials: Mapping[str, Mapping[str, str]],
-    names: Sequence[str],
+    explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections, names: Sequence[str]
 ) -> Source | None:
     """The region from the flag, the environment or the files, in botocore's order; None if unset.
 
@@ -1082,11 +1059,7 @@ def configured_region(
 
 
 def _configured_region(
-    explicit: str | None,
-    env: Mapping[str, str],
-    config: Mapping[str, Mapping[str, str]],
-    credentials: Mapping[str, Mapping[str, str]],
-    names: Sequence[str],
+    explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections, names: Sequence[str]
 ) -> Source | None:
     """The region from the flag, the environment or the files, in botocore's order; None if unset."""
     if explicit:
@@ -1107,8 +1080,8 @@ def _configured_region(
 def mfa_device(
     explicit: str | None,
     env: Mapping[str, str],
-    config: Mapping[str, Mapping[str, str]],
-    credentials: Mapping[str, Mapping[str, str]],
+    config: IniSections,
+    credentials: IniSections,
     long_name: str,
     short_name: str,
 ) -> Source | None:
@@ -2510,7 +2483,7 @@ class Plan(NamedTuple):
     short_name: str
     long_name: str
     keys: LongTermKeys | Helper  # from the credentials file, or the program that prints them
-    sections: Mapping[str, Mapping[str, str]]  # the credentials file as first read
+    sections: IniSections  # the credentials file as first read
     device: Source | None
     region: Source | None
     code: str | None
@@ -2537,8 +2510,8 @@ def _make_plan(
     env: Mapping[str, str],
     names: tuple[str, str],
     path: str,
-    sections: Mapping[str, Mapping[str, str]],
-    config: Mapping[str, Mapping[str, str]],
+    sections: IniSections,
+    config: IniSections,
     settings: Settings,
     keys: LongTermKeys | Helper,
 ) -> Plan:
@@ -2639,9 +2612,7 @@ def _start_keys(plan: Plan, messages: _Messages) -> Callable[[], LongTermKeys]:
     return lambda: answer(None)
 
 
-def spliced(
-    current: str, fresh: Mapping[str, Mapping[str, str]], section: str, values: Mapping[str, str | None], path: str
-) -> str:
+def spliced(current: str, fresh: IniSections, section: str, values: Mapping[str, str | None], path: str) -> str:
     """The file's text with one section's keys set or removed, checked by reading it back."""
     new_text = splice_section(current, section, values)
     verify_splice(fresh, new_text, section, values, path)
@@ -2749,7 +2720,7 @@ def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
 def _clear(path: str, name: str, messages: _Messages, suffix: str = DEFAULT_SUFFIX) -> int:
     """Remove the session (and its role) from [name]; every other byte stays."""
     text = read_text(path)
-    sections: Mapping[str, Mapping[str, str]] = parse_ini(text, path) if text is not None else {}
+    sections: IniSections = parse_ini(text, path) if text is not None else {}
     section = sections.get(name)
     if not section or not any(key in section for key in CLEARED_KEYS):
         messages.say(f"[{name}] in {path} holds no session; nothing to clear")
@@ -2767,7 +2738,7 @@ def _clear(path: str, name: str, messages: _Messages, suffix: str = DEFAULT_SUFF
     return 0
 
 
-def _refuse_to_clear_keys(sections: Mapping[str, Mapping[str, str]], name: str, suffix: str, path: str) -> None:
+def _refuse_to_clear_keys(sections: IniSections, name: str, suffix: str, path: str) -> None:
     """--clear never removes a long-term key, nor advises to: say what the section is, and what to run instead."""
     kind = long_term_kind(sections.get(name))
     if not kind:
@@ -2787,12 +2758,7 @@ def _refuse_to_clear_keys(sections: Mapping[str, Mapping[str, str]], name: str, 
 
 
 def _setup(
-    args: argparse.Namespace,
-    env: Mapping[str, str],
-    path: str,
-    text: str,
-    config: Mapping[str, Mapping[str, str]],
-    messages: _Messages,
+    args: argparse.Namespace, env: Mapping[str, str], path: str, text: str, config: IniSections, messages: _Messages
 ) -> int:
     """First run: move `aws configure`'s keys from [P] into a new [P-long-term], with the device."""
     short_name, long_name = args.profile, args.profile + args.long_term_suffix
@@ -2844,12 +2810,7 @@ def _setup(
 
 
 def _setup_text(
-    current: str,
-    config: Mapping[str, Mapping[str, str]],
-    keys: LongTermKeys,
-    names: tuple[str, str],
-    device: str | None,
-    path: str,
+    current: str, config: IniSections, keys: LongTermKeys, names: tuple[str, str], device: str | None, path: str
 ) -> str:
     """--setup's new text for the file as it is now, checked by reading it back."""
     short_name, long_name = names
@@ -2872,8 +2833,8 @@ def _refuse_foreign_file(path: str) -> None:
 def _setup_device(
     args: argparse.Namespace,
     env: Mapping[str, str],
-    config: Mapping[str, Mapping[str, str]],
-    sections: Mapping[str, Mapping[str, str]],
+    config: IniSections,
+    sections: IniSections,
     keys: LongTermKeys,
     messages: _Messages,
 ) -> str | None:
@@ -2903,7 +2864,7 @@ def _list(
     path: str,
     suffix: str,
     config_path: str,
-    config: Mapping[str, Mapping[str, str]],
+    config: IniSections,
     device_flag: str | None,
     env: Mapping[str, str],
     now: datetime,
@@ -2911,7 +2872,7 @@ def _list(
 ) -> int:
     """One line per profile pair: where its long-term keys are, its device, its session, its role."""
     text = read_text(path)
-    sections: Mapping[str, Mapping[str, str]] = parse_ini(text, path) if text is not None else {}
+    sections: IniSections = parse_ini(text, path) if text is not None else {}
     # The short-term name of each pair, and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
     # Only pairs a refresh could use: `-p NAME` must take the short name.
@@ -2953,8 +2914,8 @@ def _list(
 def _warn_of_unread_settings(
     args: argparse.Namespace,
     env: Mapping[str, str],
-    sections: Mapping[str, Mapping[str, str]],
-    config: Mapping[str, Mapping[str, str]],
+    sections: IniSections,
+    config: IniSections,
     names: tuple[str, str],
     path: str,
     messages: _Messages,
@@ -2988,7 +2949,7 @@ def _short_name(long_name: str, suffix: str) -> str | None:
         return None
 
 
-def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, Mapping[str, Mapping[str, str]]]:
+def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, IniSections]:
     """The config file's path and sections (none if it does not exist).
 
     As botocore does, an empty AWS_CONFIG_FILE means no config file, and one that cannot be
