@@ -136,6 +136,13 @@ class LongTermKeys(NamedTuple):
     secret_access_key: str
 
 
+class Profiles(NamedTuple):
+    """The profile a session is written to, and the one its long-term keys are read from."""
+
+    short: str
+    long: str
+
+
 class SessionCredentials(NamedTuple):
     access_key_id: str
     secret_access_key: str
@@ -719,12 +726,13 @@ def key_program(config: IniSections, long_name: str) -> Helper | None:
 
 
 def long_term_source(
-    sections: IniSections, config: IniSections, long_name: str, short_name: str, path: str, *, exists: bool = True
+    profiles: Profiles, sections: IniSections, *, config: IniSections, path: str, exists: bool = True
 ) -> LongTermKeys | Helper:
     """The long-term keys from the credentials file, else the program that prints them.
 
     As in botocore, keys in the credentials file win over the config file's credential_process.
     """
+    short_name, long_name = profiles
     if keys_in_file(sections.get(long_name)):
         return long_term_keys(sections, long_name, path)
     program = key_program(config, long_name)
@@ -735,7 +743,7 @@ def long_term_source(
     if long_name not in sections and long_term_kind(sections.get(short_name)):
         raise AwsMfaError(
             f"[{short_name}] in {path} holds long-term keys, as `aws configure` writes them, and there is no "
-            f"[{long_name}]; run {command_line(short_name, long_name, '--setup')} to move them there"
+            f"[{long_name}]; run {command_line(profiles, '--setup')} to move them there"
         )
     return long_term_keys(sections, long_name, path)
 
@@ -776,20 +784,19 @@ def refuse_long_term_keys(sections: IniSections, name: str, path: str, *, unless
         )
 
 
-def keys_to_move(
-    sections: IniSections, config: IniSections, short_name: str, long_name: str, path: str
-) -> LongTermKeys | None:
-    """The long-term keys --setup moves out of [short_name]; None when [long_name] is already set up.
+def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSections, path: str) -> LongTermKeys | None:
+    """The long-term keys --setup moves out of [short]; None when [long] is already set up.
 
-    A [long_name] without keys (one holding only the device, say) receives them; one holding
+    A [long] without keys (one holding only the device, say) receives them; one holding
     part of a key is refused with what to complete, as the next refresh would refuse it.
     """
+    short_name, long_name = profiles
     short_term = sections.get(short_name, {})
     long_term = sections.get(long_name, {})
     in_long_term = any(key in long_term for key in KEY_NAMES)
     if in_long_term or key_program(config, long_name):
         if in_long_term:
-            keys = _complete_long_term_keys(sections, short_name, long_name, path)
+            keys = _complete_long_term_keys(profiles, sections, path=path)
             if long_term_kind(short_term):
                 copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
                 if copy != keys:
@@ -822,8 +829,9 @@ def keys_to_move(
     return long_term_keys({short_name: keys_only}, short_name, path)
 
 
-def _complete_long_term_keys(sections: IniSections, short_name: str, long_name: str, path: str) -> LongTermKeys:
-    """[long_name]'s keys as a refresh takes them; refused as it would refuse them, naming [short_name]'s key."""
+def _complete_long_term_keys(profiles: Profiles, sections: IniSections, *, path: str) -> LongTermKeys:
+    """[long]'s keys as a refresh takes them; refused as it would refuse them, naming [short]'s key."""
+    short_name, long_name = profiles
     try:
         return long_term_keys(sections, long_name, path)
     except AwsMfaError as error:
@@ -835,9 +843,10 @@ def _complete_long_term_keys(sections: IniSections, short_name: str, long_name: 
         ) from None
 
 
-def move_keys(text: str, short_name: str, long_name: str, device: str | None) -> str:
-    """[short_name]'s two key lines, as they are, moved into [long_name]: a new one right before
-    [short_name]'s header, or the end of the one there is."""
+def move_keys(text: str, profiles: Profiles, *, device: str | None) -> str:
+    """[short]'s two key lines, as they are, moved into [long]: a new one right before
+    [short]'s header, or the end of the one there is."""
+    short_name, long_name = profiles
     lines = split_lines(text)
     newline = "\r\n" if "\r\n" in text else "\n"
     kept: list[str] = []
@@ -866,10 +875,9 @@ def move_keys(text: str, short_name: str, long_name: str, device: str | None) ->
     return "".join(kept)
 
 
-def moved_sections(
-    before: IniSections, short_name: str, long_name: str, device: str | None
-) -> dict[str, dict[str, str]]:
+def moved_sections(before: IniSections, profiles: Profiles, *, device: str | None) -> dict[str, dict[str, str]]:
     """The sections move_keys' text must read back as."""
+    short_name, long_name = profiles
     expected = {name: dict(items) for name, items in before.items()}
     short_term = expected[short_name]
     # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
@@ -961,23 +969,24 @@ def _shell_words(text: str) -> list[str]:
 
 def resolve_setting(
     setting: Setting,
+    profiles: Profiles,
+    *,
     given: Mapping[str, object],
     env: Mapping[str, str],
     config: IniSections,
-    names: Sequence[str],
-    config_path: str,
+    path: str,
 ) -> Source | None:
     """A setting's text and origin: the flag, else its variable, else the profiles' config sections."""
     if setting.dest in given:
         return Source(str(given[setting.dest]), setting.flag, FLAG)
     if env.get(setting.variable):
         return Source(env[setting.variable], setting.variable, ENVIRONMENT)
-    for name in names:
+    for name in profiles:
         for section in profile_sections(name, config):
             for key in setting.keys:
                 value = config.get(section, {}).get(key)
                 if value is not None:
-                    return Source(value, f"{key} in [{section}] of {config_path}", FILE)
+                    return Source(value, f"{key} in [{section}] of {path}", FILE)
     return None
 
 
@@ -1020,10 +1029,13 @@ def check_durations(settings: Settings, warn: Callable[[str], None]) -> None:
 
 
 def resolve_settings(
-    given: Mapping[str, object], env: Mapping[str, str], config: IniSections, names: Sequence[str], config_path: str
+    profiles: Profiles, *, given: Mapping[str, object], env: Mapping[str, str], config: IniSections, path: str
 ) -> Settings:
     """Every setting of SETTINGS, checked; a bad value names where it came from."""
-    origins = {setting.dest: resolve_setting(setting, given, env, config, names, config_path) for setting in SETTINGS}
+    origins = {
+        setting.dest: resolve_setting(setting, profiles, given=given, env=env, config=config, path=path)
+        for setting in SETTINGS
+    }
     helper = None
     # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the
     # config file). Only the one in effect is checked: a flag overrules a bad value in the file.
@@ -1045,21 +1057,21 @@ def resolve_settings(
 
 
 def configured_region(
-    explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections, names: Sequence[str]
+    profiles: Profiles, *, explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections
 ) -> Source | None:
     """The region from the flag, the environment or the files, in botocore's order; None if unset.
 
     Checked here: botocore's own check lets a trailing line break through (its pattern ends in
     `$`), and the signed request then fails with the request's headers in the message.
     """
-    region = _configured_region(explicit, env, config, credentials, names)
+    region = _configured_region(profiles, explicit=explicit, env=env, config=config, credentials=credentials)
     if region and not re.fullmatch(r"[a-z0-9-]+", region.value):
         raise AwsMfaError(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
     return region
 
 
 def _configured_region(
-    explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections, names: Sequence[str]
+    profiles: Profiles, *, explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections
 ) -> Source | None:
     """The region from the flag, the environment or the files, in botocore's order; None if unset."""
     if explicit:
@@ -1067,7 +1079,7 @@ def _configured_region(
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         if env.get(variable):
             return Source(env[variable], variable, ENVIRONMENT)
-    for name in names:
+    for name in (profiles.long, profiles.short):
         # botocore lets the credentials file's values win over the config file's.
         if credentials.get(name, {}).get("region"):
             return Source(credentials[name]["region"], f"credentials [{name}]", FILE)
@@ -1078,14 +1090,10 @@ def _configured_region(
 
 
 def mfa_device(
-    explicit: str | None,
-    env: Mapping[str, str],
-    config: IniSections,
-    credentials: IniSections,
-    long_name: str,
-    short_name: str,
+    profiles: Profiles, *, explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections
 ) -> Source | None:
-    """The MFA device serial, first found of SPEC section 3's chain (discovery aside)."""
+    """The MFA device serial: the flag, the environment, the long-term section, the profiles' sections."""
+    short_name, long_name = profiles
     if explicit:
         return Source(explicit, "--device", FLAG)
     if env.get("AWS_MFA_DEVICE"):
@@ -1107,10 +1115,11 @@ def mfa_device(
     return None
 
 
-def command_line(short_name: str, long_name: str, *options: str) -> str:
+def command_line(profiles: Profiles, *options: str) -> str:
     """The aws-mfa command for this pair of profiles, to show in a message."""
     import shlex  # only for messages that suggest a command
 
+    short_name, long_name = profiles
     argv = ["aws-mfa", *options]
     if short_name != DEFAULT_PROFILE:
         argv += ["-p", short_name]
@@ -2480,8 +2489,7 @@ class Plan(NamedTuple):
     """Everything resolved before anything is asked, called or written."""
 
     path: str
-    short_name: str
-    long_name: str
+    profiles: Profiles
     keys: LongTermKeys | Helper  # from the credentials file, or the program that prints them
     sections: IniSections  # the credentials file as first read
     device: Source | None
@@ -2507,15 +2515,15 @@ def _role_session_name() -> str:
 
 def _make_plan(
     args: argparse.Namespace,
+    profiles: Profiles,
+    *,
     env: Mapping[str, str],
-    names: tuple[str, str],
     path: str,
     sections: IniSections,
     config: IniSections,
     settings: Settings,
     keys: LongTermKeys | Helper,
 ) -> Plan:
-    short_name, long_name = names
     role = settings.assume_role
     request = Request(
         device="",
@@ -2526,12 +2534,13 @@ def _make_plan(
     )
     return Plan(
         path=path,
-        short_name=short_name,
-        long_name=long_name,
+        profiles=profiles,
         keys=keys,
         sections=sections,
-        device=_checked_device(mfa_device(args.device, env, config, sections, long_name, short_name)),
-        region=configured_region(args.region, env, config, sections, (long_name, short_name)),
+        device=_checked_device(
+            mfa_device(profiles, explicit=args.device, env=env, config=config, credentials=sections)
+        ),
+        region=configured_region(profiles, explicit=args.region, env=env, config=config, credentials=sections),
         code=args.code,
         helper=settings.helper,
         otp_timeout=args.otp_timeout,
@@ -2573,8 +2582,8 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
     refresh = f"not due: {_valid_until(kept.expiration, now)}" if kept else "due"
     lines = {
         "credentials file": plan.path,
-        "profiles": f"[{plan.long_name}] -> [{plan.short_name}]",
-        "long-term keys": f"[{plan.long_name}] of the credentials file"
+        "profiles": f"[{plan.profiles.long}] -> [{plan.profiles.short}]",
+        "long-term keys": f"[{plan.profiles.long}] of the credentials file"
         if isinstance(plan.keys, LongTermKeys)
         else f"{plan.keys.what} in the config file, run only when a refresh is due",
         "MFA device": f"{plan.device.value} ({plan.device.origin})" if plan.device else "ask IAM (ListMFADevices)",
@@ -2631,13 +2640,13 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     if not device:
         region = plan.region.value if plan.region else None
         keys = long_term()
-        device = discover_device(keys, region, plan.long_name, plan.path)
+        device = discover_device(keys, region, plan.profiles.long, plan.path)
         messages.notice(
             f"using MFA device {device}; to skip this look-up, add "
             + (
-                f"'aws_mfa_device = {device}' to [{plan.long_name}]"
+                f"'aws_mfa_device = {device}' to [{plan.profiles.long}]"
                 if isinstance(plan.keys, LongTermKeys)
-                else f"'mfa_serial = {device}' to [profile {plan.long_name}] of the config file"
+                else f"'mfa_serial = {device}' to [profile {plan.profiles.long}] of the config file"
             )
         )
     else:
@@ -2653,18 +2662,18 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         else:
             origin = "instance metadata" if found else "no answer from instance metadata"
         messages.say(f"region: {found or 'none, the global endpoint'} ({origin})", 2)
-        sts: STSClient = aws_client("sts", long_term, found, plan.long_name, plan.path)
+        sts: STSClient = aws_client("sts", long_term, found, plan.profiles.long, plan.path)
         return sts
 
     helper = plan.helper if not plan.code else None
     pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
     client = in_background(build_client)
     # A failing key program stops the run here: before the prompt, with nothing called.
-    refuse_long_term_keys(plan.sections, plan.short_name, plan.path, unless=long_term())
+    refuse_long_term_keys(plan.sections, plan.profiles.short, plan.path, unless=long_term())
     code, automatic = get_code(plan.code, pending, device, messages, terminal_only=plan.terminal_only)
     sts = client(None)
     try:
-        credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
+        credentials = _in_time(lambda: request_session(sts, request, code, plan.profiles.long), "STS")
     except CodeRejected as rejected:
         if not (automatic and plan.helper):
             raise
@@ -2675,15 +2684,17 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         messages.notice(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")
         time.sleep(wait)
         code = start_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)()
-        credentials = _in_time(lambda: request_session(sts, request, code, plan.long_name), "STS")
+        credentials = _in_time(lambda: request_session(sts, request, code, plan.profiles.long), "STS")
     values = session_values(credentials, request.role)
 
     def compose(current: str) -> str:
         fresh = parse_ini(current, plan.path)
         # The file's long-term keys are read again, as another program may have changed them.
-        keys = long_term_keys(fresh, plan.long_name, plan.path) if isinstance(plan.keys, LongTermKeys) else long_term()
-        refuse_long_term_keys(fresh, plan.short_name, plan.path, unless=keys)
-        return spliced(current, fresh, plan.short_name, values, plan.path)
+        keys = (
+            long_term_keys(fresh, plan.profiles.long, plan.path) if isinstance(plan.keys, LongTermKeys) else long_term()
+        )
+        refuse_long_term_keys(fresh, plan.profiles.short, plan.path, unless=keys)
+        return spliced(current, fresh, plan.profiles.short, values, plan.path)
 
     write_atomically(plan.path, compose)
     return credentials
@@ -2745,10 +2756,10 @@ def _refuse_to_clear_keys(sections: IniSections, name: str, suffix: str, path: s
         return
     short_name = _short_name(name, suffix)
     if short_name is not None:
-        clear = command_line(short_name, name, "--clear")
+        clear = command_line(Profiles(short_name, name), "--clear")
         hint = f"it is the long-term section of [{short_name}], whose session {clear} removes"
     elif name + suffix not in sections:
-        setup = command_line(name, name + suffix, "--setup")
+        setup = command_line(Profiles(name, name + suffix), "--setup")
         hint = f"to use them with aws-mfa, run {setup} to move them to [{name + suffix}]"
     else:
         hint = f"[{name}] holds no session to remove"
@@ -2758,16 +2769,23 @@ def _refuse_to_clear_keys(sections: IniSections, name: str, suffix: str, path: s
 
 
 def _setup(
-    args: argparse.Namespace, env: Mapping[str, str], path: str, text: str, config: IniSections, messages: _Messages
+    args: argparse.Namespace,
+    profiles: Profiles,
+    *,
+    env: Mapping[str, str],
+    path: str,
+    text: str,
+    config: IniSections,
+    messages: _Messages,
 ) -> int:
     """First run: move `aws configure`'s keys from [P] into a new [P-long-term], with the device."""
-    short_name, long_name = args.profile, args.profile + args.long_term_suffix
+    short_name, long_name = profiles
     sections = parse_ini(text, path)
-    keys = keys_to_move(sections, config, short_name, long_name, path)
+    keys = keys_to_move(profiles, sections, config=config, path=path)
     in_file = any(sections.get(long_name, {}).get(key) for key in KEY_NAMES)
     if keys is None:
         where = f"[{long_name}] of {path}" if in_file else f"the config file's [{config_header(long_name, config)}]"
-        messages.say(f"already set up: the long-term key comes from {where}; run {command_line(short_name, long_name)}")
+        messages.say(f"already set up: the long-term key comes from {where}; run {command_line(profiles)}")
         if long_term_kind(sections.get(short_name)) and not in_file:
             messages.warn(
                 f"[{short_name}] in {path} still holds an access key; a refresh replaces it only if it is the key "
@@ -2775,12 +2793,12 @@ def _setup(
             )
         return 0
     mode = readable_by_others(path)
-    device = _checked_device(mfa_device(args.device, env, config, sections, long_name, short_name))
+    device = _checked_device(mfa_device(profiles, explicit=args.device, env=env, config=config, credentials=sections))
     # A device [long_name] records already stays the one it records: a second line would break the file.
     recorded = any(sections.get(long_name, {}).get(key) for key in ("aws_mfa_device", "mfa_serial"))
     # What needs no network is refused before IAM is asked, and by a dry run as by the real one.
     after = _setup_text(
-        text, config, keys, (short_name, long_name), None if recorded or not device else device.value, path
+        text, profiles, keys, config=config, device=None if recorded or not device else device.value, path=path
     )
     if args.dry_run:
         import difflib  # only for --setup --dry-run
@@ -2793,11 +2811,15 @@ def _setup(
         _emit("".join(f"{line}\n" for line in [*diff, *notes, *([f"mode: {mode:o} -> 600"] if mode else [])]))
         return 0
     check_writable(path)
-    found = device.value if device else _setup_device(args, env, config, sections, keys, messages)
+    found = (
+        device.value
+        if device
+        else _setup_device(args, profiles, keys, env=env, config=config, sections=sections, messages=messages)
+    )
     written = None if recorded else found
     write_atomically(
         path,
-        lambda current: _setup_text(current, config, keys, (short_name, long_name), written, path),
+        lambda current: _setup_text(current, profiles, keys, config=config, device=written, path=path),
         private=True,
     )
     if mode:
@@ -2805,20 +2827,19 @@ def _setup(
     device_note = f" with aws_mfa_device = {written}" if written else ""
     target = f"[{long_name}]" if long_name in sections else f"a new [{long_name}]"
     messages.say(f"moved the long-term key of [{short_name}] to {target}{device_note} in {path}")
-    messages.say(f"next: run {command_line(short_name, long_name)} to put a session into [{short_name}]")
+    messages.say(f"next: run {command_line(profiles)} to put a session into [{short_name}]")
     return 0
 
 
 def _setup_text(
-    current: str, config: IniSections, keys: LongTermKeys, names: tuple[str, str], device: str | None, path: str
+    current: str, profiles: Profiles, keys: LongTermKeys, *, config: IniSections, device: str | None, path: str
 ) -> str:
     """--setup's new text for the file as it is now, checked by reading it back."""
-    short_name, long_name = names
     fresh = parse_ini(current, path)
-    if keys_to_move(fresh, config, short_name, long_name, path) != keys:
+    if keys_to_move(profiles, fresh, config=config, path=path) != keys:
         raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
-    new_text = move_keys(current, short_name, long_name, device)
-    verify_text(moved_sections(fresh, short_name, long_name, device), new_text, f"[{long_name}]", path)
+    new_text = move_keys(current, profiles, device=device)
+    verify_text(moved_sections(fresh, profiles, device=device), new_text, f"[{profiles.long}]", path)
     return new_text
 
 
@@ -2832,15 +2853,17 @@ def _refuse_foreign_file(path: str) -> None:
 
 def _setup_device(
     args: argparse.Namespace,
+    profiles: Profiles,
+    keys: LongTermKeys,
+    *,
     env: Mapping[str, str],
     config: IniSections,
     sections: IniSections,
-    keys: LongTermKeys,
     messages: _Messages,
 ) -> str | None:
     """The one usable device IAM lists for the keys being moved; None (said) when it lists none or refuses."""
-    short_name, long_name = args.profile, args.profile + args.long_term_suffix
-    region = configured_region(args.region, env, config, sections, (long_name, short_name))
+    short_name, long_name = profiles
+    region = configured_region(profiles, explicit=args.region, env=env, config=config, credentials=sections)
     later = (
         f"add 'aws_mfa_device = ARN' to [{long_name}] (IAM console, Security credentials) or pass --device on every run"
     )
@@ -2852,7 +2875,7 @@ def _setup_device(
         messages.warn(f"{error}; moving the keys without it: {later}")
         return None
     if len(usable) > 1:
-        command = command_line(short_name, long_name, "--setup", "--device", "SERIAL")
+        command = command_line(profiles, "--setup", "--device", "SERIAL")
         raise AwsMfaError(f"several MFA devices: {', '.join(usable)}; run {command} with one; nothing was written")
     if not usable:
         messages.warn(f"IAM lists no virtual or hardware MFA device for this key; once it has one, {later}")
@@ -2892,9 +2915,9 @@ def _list(
             f"credential_process in [profile NAME{suffix}], the session in [NAME])"
         )
     for short_name, keys in pairs.items():
-        long_name = short_name + suffix
+        profiles = Profiles(short_name, short_name + suffix)
         session = sections.get(short_name)
-        device = mfa_device(device_flag, env, config, sections, long_name, short_name)
+        device = mfa_device(profiles, explicit=device_flag, env=env, config=config, credentials=sections)
         state, _ = _session_state(session, now)
         role = (session or {}).get(ROLE_KEY)
         if device is None:
@@ -2913,28 +2936,29 @@ def _list(
 
 def _warn_of_unread_settings(
     args: argparse.Namespace,
+    profiles: Profiles,
+    *,
     env: Mapping[str, str],
     sections: IniSections,
     config: IniSections,
-    names: tuple[str, str],
     path: str,
     messages: _Messages,
 ) -> None:
     """Say so when something looks meant to configure this run but is not read."""
     keys = [key for setting in SETTINGS for key in setting.keys]
-    misplaced = [f"{key} in [{name}]" for name in names for key in keys if key in sections.get(name, {})]
+    misplaced = [f"{key} in [{name}]" for name in profiles for key in keys if key in sections.get(name, {})]
     if misplaced:
         messages.warn(
             f"{', '.join(misplaced)} of {path} is not read: aws-mfa's settings go in the config file, "
-            f"[{config_header(names[0], config)}] or [{config_header(names[1], config)}]"
+            f"[{config_header(profiles.short, config)}] or [{config_header(profiles.long, config)}]"
         )
     ignored = env.get("AWS_PROFILE")
-    if args.credential_process and "profile" not in args.given and ignored and ignored != names[0]:
+    if args.credential_process and "profile" not in args.given and ignored and ignored != profiles.short:
         other = ignored + args.long_term_suffix
         if other in sections or profile_sections(other, config):
             messages.warn(
                 f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK passes its "
-                f"environment on, where AWS_PROFILE names the SDK's profile); this is [{names[0]}]; "
+                f"environment on, where AWS_PROFILE names the SDK's profile); this is [{profiles.short}]; "
                 f"pass -p {ignored} for [{ignored}]"
             )
 
@@ -2997,21 +3021,21 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return _clear(path, profile, messages, args.long_term_suffix)
     text = read_text(path)
     sections = parse_ini(text or "", path)
-    names = (profile, profile + args.long_term_suffix)
+    profiles = Profiles(profile, profile + args.long_term_suffix)
     if args.status:
         if text is None:
-            raise AwsMfaError(f"{path} does not exist; create it with a [{names[1]}] section")
+            raise AwsMfaError(f"{path} does not exist; create it with a [{profiles.long}] section")
         return _status(profile, sections.get(profile), now)
     # The config file may set --min-remaining and --assume-role, so even the skip path reads it.
     config_path, config = _read_config(env, messages)
     if args.setup:
         with _signals_stop_the_run():
-            return _setup(args, env, path, text or "", config, messages)
-    keys = long_term_source(sections, config, names[1], profile, path, exists=text is not None)
-    _warn_of_unread_settings(args, env, sections, config, names, path, messages)
+            return _setup(args, profiles, env=env, path=path, text=text or "", config=config, messages=messages)
+    keys = long_term_source(profiles, sections, config=config, path=path, exists=text is not None)
+    _warn_of_unread_settings(args, profiles, env=env, sections=sections, config=config, path=path, messages=messages)
     if isinstance(keys, LongTermKeys):
         refuse_long_term_keys(sections, profile, path, unless=keys)
-    settings = resolve_settings(args.given, env, config, names, config_path)
+    settings = resolve_settings(profiles, given=args.given, env=env, config=config, path=config_path)
     check_durations(settings, messages.warn)
     kept = None if args.force else still_valid(sections.get(profile), settings.assume_role, settings.min_remaining, now)
     if kept and not args.dry_run:
@@ -3021,7 +3045,9 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         )
         session = kept
     else:
-        plan = _make_plan(args, env, names, path, sections, config, settings, keys)
+        plan = _make_plan(
+            args, profiles, env=env, path=path, sections=sections, config=config, settings=settings, keys=keys
+        )
         if args.dry_run:
             _emit(_describe(plan, kept, now, args.verbose))
             return 0
