@@ -87,8 +87,7 @@ TOTP_PERIOD = 30.0
 CONTROLLING_TERMINAL = "/dev/tty"
 STS_CONNECT_TIMEOUT = 5.0
 STS_READ_TIMEOUT = 15.0
-# The read timeout bounds each read, not the answer: one that trickles in a byte at a time
-# would hold a run for ever. A whole call gets this long.
+# The read timeout bounds each read, not a trickling answer, which would hold a run for ever.
 ANSWER_DEADLINE = STS_CONNECT_TIMEOUT + STS_READ_TIMEOUT
 IMDS_BUDGET = 0.25
 IMDS_DEFAULT_ENDPOINT = "http://169.254.169.254"
@@ -116,13 +115,7 @@ OP_SOURCE = "1Password"
 KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key")
 SECRET_NAMES = ("aws_secret_access_key", "aws_session_token", "aws_security_token")
 SESSION_TOKEN_KEYS = ("aws_session_token", "aws_security_token")
-SESSION_KEYS = (
-    "aws_access_key_id",
-    "aws_secret_access_key",
-    "aws_session_token",
-    "aws_security_token",
-    "expiration",
-)
+SESSION_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token", "expiration")
 CLEARED_KEYS = (*SESSION_KEYS, ROLE_KEY)
 # STS answers with its own clock's Date; a machine clock further off than this is named.
 CLOCK_SKEW_LIMIT = 30.0
@@ -450,8 +443,7 @@ def credential_process_json(session: SessionCredentials) -> str:
 
 def split_lines(text: str) -> list[str]:
     """Lines with their endings, split where configparser's universal newlines split them."""
-    lines = re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
-    return lines
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)
 
 
 class Sections(Mapping[str, Mapping[str, str]]):
@@ -483,10 +475,8 @@ class Sections(Mapping[str, Mapping[str, str]]):
 class _Parser(configparser.RawConfigParser):
     """RawConfigParser, reading every file exactly as botocore's does, in linear time.
 
-    configparser's option pattern, `(?P<option>.*?)\\s*(?P<vi>=|:)\\s*(?P<value>.*)$`, backtracks
-    over a run of spaces inside a key once for every character before it: `x`, 40,000 spaces
-    and `y` take 17 s. Taking everything up to the first delimiter finds the same key (configparser
-    strips its trailing spaces) and value in one pass.
+    configparser's option pattern backtracks over a run of spaces inside a key (`x`, 40,000
+    spaces and `y` take 17 s); up to the first delimiter finds the same key and value in one pass.
     """
 
     OPTCRE = re.compile(r"(?P<option>[^=:]*)(?P<vi>[=:])\s*(?P<value>.*)$")
@@ -696,10 +686,9 @@ def keys_in_file(section: Mapping[str, str] | None) -> bool:
 
 
 def long_term_kind(section: Mapping[str, str] | None) -> str:
-    """How a section shows it holds long-term keys, for messages; empty if it does not.
+    """How a section shows it holds long-term keys (an access key and no session token), for messages; or "".
 
-    Long-term keys, as `aws configure` writes them: an access key and no session token. An IAM
-    user's key (AKIA...) is long-term even beside a token: `aws configure` run over an old
+    An IAM user's key (AKIA...) is long-term even beside a token: `aws configure` run over an old
     session leaves the token, and that secret cannot be had from AWS again.
     """
     section = section or {}
@@ -728,10 +717,7 @@ def key_program(config: IniSections, long_name: str) -> Helper | None:
 def long_term_source(
     profiles: Profiles, sections: IniSections, *, config: IniSections, path: str, exists: bool = True
 ) -> LongTermKeys | Helper:
-    """The long-term keys from the credentials file, else the program that prints them.
-
-    As in botocore, keys in the credentials file win over the config file's credential_process.
-    """
+    """The long-term keys from the credentials file, else (as in botocore) the program that prints them."""
     short_name, long_name = profiles
     if keys_in_file(sections.get(long_name)):
         return long_term_keys(sections, long_name, path)
@@ -823,8 +809,7 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
             f"[{long_name}] in {path} holds a session token but no access key, and a long-term section holds no "
             "token; take the token out of it (it was only a session's), then run aws-mfa --setup again"
         )
-    # A token left beside the key (`aws configure` run over an old session) stays in
-    # [short_name], where the refresh replaces it.
+    # A token left beside the key (`aws configure` over an old session) stays; a refresh replaces it.
     keys_only = {key: value for key, value in short_term.items() if key not in SESSION_TOKEN_KEYS}
     return long_term_keys({short_name: keys_only}, short_name, path)
 
@@ -1170,11 +1155,8 @@ def _shorten(text: str, limit: int = 200) -> str:
 
 
 def _tell(text: str) -> None:
-    """One line for a person on stderr; dropped when stderr is closed or broken.
-
-    Not print's default: with stderr closed, sys.stderr is None, and print(file=None) would
-    write to stdout, into the text `eval "$(aws-mfa --env)"` runs.
-    """
+    """One line for a person on stderr; dropped when stderr is closed or broken. Not print's default:
+    with stderr closed, print(file=None) would write to stdout, into what `eval "$(aws-mfa --env)"` runs."""
     if sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):  # a broken pipe, a closed stream
             print(text, file=sys.stderr, flush=True)
@@ -1187,8 +1169,7 @@ def _emit(text: str) -> None:
     try:
         print(text, end="", flush=True)
     except OSError as error:
-        # The reader went away (`| head -c1`) or the disk is full: say so, and keep the
-        # interpreter's own flush at exit from failing once more.
+        # The reader went away (`| head -c1`) or the disk is full: keep the exit's flush from failing too.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise AwsMfaError(f"cannot write to standard output: {error.strerror or error}") from None
@@ -1210,8 +1191,7 @@ def _in_foreground(terminal: int) -> bool:
 
 class _Messages(NamedTuple):
     verbosity: int  # 0 quiet, 1 normal, 2 verbose
-    # Under an SDK, which captures stderr (and shows it only on failure): notices meant for
-    # the person at the keyboard go to the controlling terminal instead.
+    # Under an SDK, which captures stderr: notices for the person go to the controlling terminal.
     to_terminal: bool = False
 
     def say(self, text: str, level: int = 1) -> None:
@@ -1226,8 +1206,7 @@ class _Messages(NamedTuple):
         if self.to_terminal and not on_terminal:
             try:
                 with open(CONTROLLING_TERMINAL, "w") as terminal:
-                    # A background job (`aws ... &`) writing to the terminal is stopped by
-                    # SIGTTOU under `stty tostop`: a notice is not worth that.
+                    # Not from a background job (`aws ... &`), which SIGTTOU would stop under `stty tostop`.
                     if _in_foreground(terminal.fileno()):
                         print(f"aws-mfa: {text}", file=terminal, flush=True)
                         return
@@ -1241,11 +1220,9 @@ class _Messages(NamedTuple):
 
 
 def in_background(function: Callable[[], T]) -> Callable[[float | None], T]:
-    """Start function in a daemon thread, so slow work overlaps the wait for a code.
+    """Start function in a daemon thread; wait(timeout) gives its value or error, or raises TimeoutError.
 
-    The returned wait(timeout) gives the value, raises concurrent.futures.TimeoutError if it
-    is not there in time, and re-raises the function's error. Where no thread can be started
-    (a low RLIMIT_NPROC), the function runs at once, in this thread.
+    Where no thread can be started (a low RLIMIT_NPROC), the function runs at once, in this thread.
     """
     import threading  # only the refresh path needs threads
     from concurrent.futures import Future
@@ -1340,10 +1317,8 @@ def start_program(
 ) -> Callable[[], str]:
     """Start a helper program now; the call returned waits for what it printed (or raises AwsMfaError).
 
-    Started before boto is imported in the background, the program (1Password may take a
-    second) runs while the import does. It runs without a shell, with stdin closed and its
-    output captured and capped; `timeout` counts from the start, so programs started
-    together share it.
+    Started before boto is imported, it runs while the import does; without a shell, stdin
+    closed, output captured and capped. `timeout` counts from the start.
     """
     import subprocess  # not needed on the skip, status and help paths
     import threading
@@ -1381,13 +1356,11 @@ def start_program(
         threading.Thread(target=_collect, args=(stream, buffer, lambda: end_helpers(process)), daemon=True)
         for stream, buffer in ((process.stdout, out), (process.stderr, err))
     ]
-    # PERF: a blocking wait in a thread and an Event report the exit at once, where
-    # Popen.wait(timeout) polls with sleeps of up to 50 ms (its source).
+    # PERF: a blocking wait in a thread reports the exit at once; Popen.wait(timeout) polls every 50 ms.
     exited = threading.Event()
 
     def wait_for_exit() -> None:
-        # Wait without reaping: while the program is a zombie its group id cannot be reused,
-        # so what it left running in its group can be ended safely.
+        # Not reaped yet: while a zombie, its group id cannot be reused, so its group can be ended safely.
         os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
         with _HELPERS_LOCK:
             _end_group(process)
@@ -1421,8 +1394,7 @@ def start_program(
             # Timed out, or interrupted (Ctrl-C, SIGTERM) while waiting: ended before its pipes are awaited.
             end_helpers(process)
             for reader in readers:
-                # A program outside the group (a daemon it started) may keep the pipe open:
-                # then its reader, a daemon thread, is left behind.
+                # A daemon it started outside the group may keep the pipe open: its reader is left behind.
                 reader.join(1.0)
         if len(out) > HELPER_OUTPUT_LIMIT:
             raise AwsMfaError(f"{what} printed more than {HELPER_OUTPUT_LIMIT // 1024} KiB, which is no {wanted}")
@@ -1455,11 +1427,8 @@ def _end_group(process: Any) -> None:
 
 
 def end_helpers(*only: Any) -> None:
-    """End the helpers still running (those given, else all), with all they started.
-
-    main() calls it on every way out. A helper whose exit was collected is not in _HELPERS
-    any more: its group id may belong to someone else by now.
-    """
+    """End the helpers still running (those given, else all) with all they started; main() calls it
+    on every way out. One whose exit was collected has left _HELPERS: its group id may be reused."""
     with _HELPERS_LOCK:
         for process in _HELPERS.intersection(only or _HELPERS):
             _end_tree(process)
@@ -1538,11 +1507,8 @@ def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> No
 
 
 def prompt_code(device: str, *, terminal_only: bool = False) -> str:
-    """Ask on the terminal (a few tries), or read one line when stdin is not a terminal.
-
-    terminal_only (credential_process): stdin and stdout belong to the SDK, so ask through
-    the controlling terminal or not at all.
-    """
+    """Ask on the terminal (a few tries), or read one line when stdin is not a terminal; terminal_only
+    (credential_process, whose stdin and stdout belong to the SDK): the controlling terminal or nothing."""
     stdin = sys.stdin
     if terminal_only or (_isatty(stdin) and sys.stderr is None):  # no stderr: ask where the person is
         try:
@@ -1662,8 +1628,7 @@ def _botocore_session(credentials_path: str, long_name: str, region: str | None)
     import botocore.session  # imported here: help, status and the skip path stay fast
 
     session = botocore.session.Session()
-    # Naming the long-term profile, in the file we read, keeps an AWS_PROFILE that names
-    # a missing profile from failing the client; the keys are passed explicitly anyway.
+    # Naming the long-term profile keeps an AWS_PROFILE naming a missing profile from failing the client.
     session.set_config_variable("credentials_file", credentials_path)
     session.set_config_variable("profile", long_name)
     # Without a region, "legacy" maps us-east-1 to the global sts.amazonaws.com and signs
@@ -1678,11 +1643,8 @@ def _botocore_session(credentials_path: str, long_name: str, region: str | None)
 def aws_client(
     service: str, keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
 ) -> Any:
-    """A client that signs with the long-term keys only and never retries.
-
-    botocore is imported before the keys are asked for, so a program printing them runs
-    during the import.
-    """
+    """A client that signs with the long-term keys only and never retries (botocore is imported
+    before the keys are asked for, so a program printing them runs during the import)."""
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
 
@@ -1721,11 +1683,8 @@ class Request(NamedTuple):
 
 
 class CodeRejected(AwsMfaError):
-    """STS refused the one-time code itself; a program that gave it may be asked again.
-
-    clock_first: the error to give instead when the code came from a program on this machine,
-    whose clock is far enough off to be the cause.
-    """
+    """STS refused the one-time code itself; a program that gave it may be asked again. clock_first: the
+    error to give instead when the code came from a program here, whose clock is off enough to be the cause."""
 
     def __init__(self, message: str, clock_first: str | None = None) -> None:
         super().__init__(message)
@@ -1799,8 +1758,7 @@ def check_answer(response: Mapping[str, Any], where: str, now: datetime) -> Sess
             credentials["Expiration"].astimezone(timezone.utc),
         )
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
-        # XML that is not STS's (a proxy, a captive portal): botocore parses it without complaint
-        # and the keys are simply missing.
+        # XML that is not STS's (a proxy, a captive portal): botocore parses it, the keys are missing.
         raise _not_sts(where) from None
     problems = [
         f"{what} is {'empty' if not value else 'malformed'}"
@@ -1876,10 +1834,7 @@ def usable_devices_in_time(keys: LongTermKeys, region: str | None, profile: str,
 
 
 def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
-    """The MFA devices of the key's user that give codes, from iam:ListMFADevices.
-
-    `profile` names a profile that exists, for botocore's sake; the keys sign the call.
-    """
+    """The key's user's MFA devices that give codes, from iam:ListMFADevices (`profile`: one that exists)."""
     from botocore.exceptions import BotoCoreError
     from botocore.exceptions import ClientError
     from botocore.parsers import ResponseParserError
@@ -1943,9 +1898,8 @@ def _locked(lock_path: str) -> Iterator[int]:
 
 
 def _open_lock(lock_path: str) -> int:
-    # Read-write: NFS emulates flock with byte-range locks, which need a descriptor open for
-    # writing. No following a link (a planted link would make us create its target), no
-    # waiting on a FIFO.
+    # Read-write: NFS emulates flock with byte-range locks, which need a writable descriptor. No
+    # following a link (a planted one would make us create its target), no waiting on a FIFO.
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
     for attempt in range(2):
         try:
@@ -2151,8 +2105,7 @@ def _try_lock(descriptor: int) -> bool:
 
 
 def _fsync_directory(directory: str) -> None:
-    # The new file is in place by now. Some filesystems refuse to sync a directory, and a
-    # directory without read permission (mode 0300) cannot be opened: both are best effort.
+    # Best effort: some filesystems refuse to sync a directory; one of mode 0300 cannot be opened.
     with contextlib.suppress(OSError):
         descriptor = os.open(directory, os.O_RDONLY)
         try:
@@ -2178,9 +2131,8 @@ def _stopped_cleanly_by_signals(function: Callable[P, T]) -> Callable[P, T]:
 def write_atomically(path: str, compose: Callable[[str], str], *, private: bool = False) -> None:
     """Replace `path` with compose(current text), under a lock, all or nothing.
 
-    The text is re-read under the lock; if another program changes the file while we
-    compose, the new text is composed again from the fresh file. The file keeps its mode
-    (a new one is 0600); `private` takes away what group and others could do.
+    Composed again if another program changes the file meanwhile. The mode stays (a new file's is
+    0600); `private` takes away what group and others could do.
     """
     import tempfile  # only the refresh path writes
 
@@ -2345,7 +2297,6 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--profile",
         type=profile_name,
         action=_Given,
-        default=None,  # main() takes it from the environment, which depends on the mode
         help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE except with --credential-process; "
         "default: " + _from_env(env, ("AWS_MFA_PROFILE", "AWS_PROFILE")) + f"{DEFAULT_PROFILE})",
     )
@@ -2373,7 +2324,6 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     session.add_argument(
         "--region",
-        default=None,
         help="STS region (default: "
         + _from_env(env, ("AWS_REGION", "AWS_DEFAULT_REGION"))
         + "AWS_REGION, AWS_DEFAULT_REGION, the profiles' region, instance metadata, "
@@ -2391,15 +2341,10 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--role-session-name",
         metavar="NAME",
         type=role_session_name_argument,
-        default=None,
         help="with --assume-role (default: aws-mfa-USER)",
     )
     session.add_argument(
-        "--external-id",
-        metavar="ID",
-        type=external_id_argument,
-        default=None,
-        help="with --assume-role, if the role wants one",
+        "--external-id", metavar="ID", type=external_id_argument, help="with --assume-role, if the role wants one"
     )
     session.add_argument("-f", "--force", action="store_true", help="refresh even if the session is still valid")
     session.add_argument(
@@ -2415,13 +2360,12 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--device",
         metavar="SERIAL",
         type=device_argument,
-        default=None,
         help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: "
         + _from_env(env, ("AWS_MFA_DEVICE",))
         + "aws_mfa_device or mfa_serial of "
         "the profile, else the one device IAM lists)",
     )
-    code.add_argument("-t", "--code", type=code_argument, default=None, help="the six-digit code; nothing is asked")
+    code.add_argument("-t", "--code", type=code_argument, help="the six-digit code; nothing is asked")
     code.add_argument(
         "--otp-command",
         metavar="COMMAND",
@@ -2607,11 +2551,8 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
 
 
 def _start_keys(plan: Plan, messages: _Messages) -> Callable[[], LongTermKeys]:
-    """The long-term keys: the file's at once, or the program's, started now.
-
-    The program's answer is awaited in a thread, so that the main thread (before the
-    prompt) and the thread building the STS client can both wait for it.
-    """
+    """The long-term keys: the file's, or the program's, started now (awaited in a thread, so that the
+    main thread and the thread building the STS client can both wait for it)."""
     if isinstance(plan.keys, LongTermKeys):
         file_keys = plan.keys
         return lambda: file_keys
@@ -2896,9 +2837,8 @@ def _list(
     """One line per profile pair: where its long-term keys are, its device, its session, its role."""
     text = read_text(path)
     sections: IniSections = parse_ini(text, path) if text is not None else {}
-    # The short-term name of each pair, and where its long-term keys come from: keys in the
+    # Each pair's short name (one `-p NAME` takes) and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
-    # Only pairs a refresh could use: `-p NAME` must take the short name.
     pairs = {
         short: f"[{name}] of {path}"
         for name in sections
@@ -3062,10 +3002,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
-    """`--long-term-suffix -lt` as `--long-term-suffix=-lt`.
-
-    Natural suffixes start with a dash, and argparse would take such a value for an option.
-    """
+    """`--long-term-suffix -lt` as `--long-term-suffix=-lt`: argparse would take -lt for an option."""
     joined: list[str] = []
     words = iter(argv)
     for word in words:
@@ -3138,11 +3075,8 @@ def _signals_stop_the_run() -> Iterator[None]:
 
 
 def _reserve_standard_streams() -> None:
-    """Open /dev/null on a closed stdin, stdout or stderr (`2>&-`).
-
-    Otherwise the next file opened takes that number, and whatever writes to "stderr", a
-    helper program for one, writes into it: the credentials file's temporary copy, say.
-    """
+    """Open /dev/null on a closed stdin, stdout or stderr (`2>&-`): else the next file opened takes that
+    number, and whatever writes to "stderr" (a helper) writes into it, the credentials file's copy, say."""
     for number in range(3):
         try:
             os.fstat(number)
@@ -3200,22 +3134,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cli() -> None:
     """The console script: main(), then the one place that decides how the process ends.
 
-    After a refresh, the interpreter's teardown would free botocore's objects one by one just
-    before the OS takes the memory back anyway: atexit handlers (coverage saves its data there),
-    a flush, then os._exit skip that. Every `finally` of the run is done by now, and aws-mfa's
-    threads are daemons, which the interpreter would not wait for either. Paths that never load
-    botocore (the skip path, --status, --help, --version) have little to free and end as usual.
+    Every `finally` of the run is done by then, and aws-mfa's threads are daemons. Paths that
+    never load botocore (skip, --status, --help, --version) end as usual.
     """
-    # PERF: about 65 ms less after a refresh (make bench, 2026-12-05: "teardown: refresh --code"
-    # 2 ms against "teardown: minimal boto3 program" 67 ms).
+    # PERF: the interpreter's teardown would free botocore's objects one by one before the OS
+    # takes the memory anyway: the atexit handlers (coverage saves its data there), a flush and
+    # os._exit save about 65 ms (make bench, 2026-12-05: "teardown: refresh --code" 2 ms against
+    # "teardown: minimal boto3 program" 67 ms).
     code = main()
     if "botocore" in sys.modules:
         import atexit
 
         atexit._run_exitfuncs()
         with contextlib.suppress(OSError, ValueError):  # pragma: no cover (coverage has saved its data)
-            # A stream that cannot be flushed (a closed pipe) skips os._exit: the interpreter's
-            # exit then reports it with its usual status.
+            # A stream that cannot be flushed skips os._exit: the interpreter's exit reports it as usual.
             for stream in (sys.stdout, sys.stderr):
                 if stream is not None:
                     stream.flush()
