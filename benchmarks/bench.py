@@ -271,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         "floor: + argparse, configparser, datetime": lambda: run_once(
             [str(ours / "python"), "-c", "import re, argparse, configparser, datetime"], env(valid)
         ),
+        # Any argparse command line builds a parser: argparse's messages go through gettext, which
+        # imports locale on the first one. aws-mfa's own cost is what comes on top of this.
+        "floor: + an ArgumentParser()": lambda: run_once(
+            [str(ours / "python"), "-c", "import re, argparse, configparser, datetime; argparse.ArgumentParser()"],
+            env(valid),
+        ),
         "aws-mfa --version": lambda: run_once([aws_mfa, "--version"], env(valid)),
         "skip (still valid)": lambda: run_once([aws_mfa], env(valid)),
         "--status": lambda: run_once([aws_mfa, "--status"], env(valid)),
@@ -336,9 +342,12 @@ def main(argv: list[str] | None = None) -> int:
     bare = median["bare python -c pass"]
     # The stdlib the skip path cannot do without: no aws-mfa command can start faster than this.
     floor = median["floor: + argparse, configparser, datetime"]
+    parser_floor = median["floor: + an ArgumentParser()"]
     targets = [
         Target("skip / stdlib floor", median["skip (still valid)"] / floor, 1.20),
         Target("--version / stdlib floor", median["aws-mfa --version"] / floor, 1.20),
+        Target("skip / argparse floor", median["skip (still valid)"] / parser_floor, None),
+        Target("--version / argparse floor", median["aws-mfa --version"] / parser_floor, None),
         Target("skip with a config file / stdlib floor", median["skip, config file with settings"] / floor, None),
         Target("--status / stdlib floor", median["--status"] / floor, None),
         Target("cached --credential-process / stdlib floor", median["--credential-process (cached)"] / floor, None),
