@@ -1497,23 +1497,25 @@ def _collect(stream: IO[bytes], into: bytearray, process: Any) -> None:
 def prompt_code(device: str, *, terminal_only: bool = False) -> str:
     """Ask on the terminal (a few tries), or read one line when stdin is not a terminal; terminal_only
     (credential_process, whose stdin and stdout belong to the SDK): the controlling terminal or nothing."""
-    stdin = sys.stdin
+    stdin, line = sys.stdin, ""
     if terminal_only or (_isatty(stdin) and sys.stderr is None):  # no stderr: ask where the person is
         try:
             # Two streams: a terminal cannot be opened "r+" (it cannot seek).
             with open(CONTROLLING_TERMINAL) as answers, open(CONTROLLING_TERMINAL, "w") as questions:
                 return _ask(answers, questions, device)
         except OSError:
-            raise _no_code_error() from None
-    if stdin is None or stdin.closed:
-        raise _no_code_error()
-    if not stdin.isatty():
+            pass  # no terminal: no code
+    elif _isatty(stdin):
+        assert sys.stderr is not None  # else the controlling terminal was asked above
+        return _ask(stdin, sys.stderr, device)
+    elif stdin is not None and not stdin.closed:
         line = _read_line(stdin)
-        if not line.strip():
-            raise _no_code_error()
-        return check_code(line, "standard input")
-    assert sys.stderr is not None  # else the controlling terminal was asked above
-    return _ask(stdin, sys.stderr, device)
+    if not line.strip():
+        raise AwsMfaError(
+            "no MFA code: no terminal to ask on and nothing on standard input; pass --code, "
+            "set --otp-command, or set the 1Password item with --op-item-name (and --op-account)"
+        )
+    return check_code(line, "standard input")
 
 
 def _read_line(stream: TextIO) -> str:
@@ -1539,13 +1541,6 @@ def _show(questions: TextIO, text: str) -> None:
     """The prompt: a stderr that is gone or full (`2>/dev/full`) must not end the run."""
     with contextlib.suppress(OSError, ValueError):
         print(text, end="", file=questions, flush=True)
-
-
-def _no_code_error() -> AwsMfaError:
-    return AwsMfaError(
-        "no MFA code: no terminal to ask on and nothing on standard input; pass --code, "
-        "set --otp-command, or set the 1Password item with --op-item-name (and --op-account)"
-    )
 
 
 def get_code(
@@ -1612,8 +1607,14 @@ def _imds_fetch_region(endpoint: str, timeout: float) -> str | None:
         connection.close()
 
 
-def _botocore_session(credentials_path: str, long_name: str, region: str | None) -> Any:
+def aws_client(
+    service: str, keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
+) -> Any:
+    """A client that signs with the long-term keys only and never retries (botocore is imported
+    before the keys are asked for, so a program printing them runs during the import)."""
     import botocore.session  # imported here: help, status and the skip path stay fast
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     session = botocore.session.Session()
     # Naming the long-term profile keeps an AWS_PROFILE naming a missing profile from failing the client.
@@ -1625,18 +1626,6 @@ def _botocore_session(credentials_path: str, long_name: str, region: str | None)
     # PERF: botocore lists every service directory it ships (some 400: 2,700 stat calls, a tenth
     # of a refresh, by strace -c) only to check that the model it loads is among them; these are.
     session.get_component("data_loader").list_available_services = lambda type_name: ["sts", "iam"]
-    return session
-
-
-def aws_client(
-    service: str, keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
-) -> Any:
-    """A client that signs with the long-term keys only and never retries (botocore is imported
-    before the keys are asked for, so a program printing them runs during the import)."""
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError
-
-    session = _botocore_session(credentials_path, long_name, region)
     long_term = keys()
     try:
         return session.create_client(
