@@ -1253,26 +1253,20 @@ def read_bytes(path: str) -> bytes | None:
     """A file's bytes; None if it does not exist; AwsMfaError if it cannot be read."""
     try:
         # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_a_file(path)
+            # One byte past the limit too: a file that grows outruns st_size.
+            data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         return None
+    except IsADirectoryError:  # open() refuses a directory
+        raise AwsMfaError(f"{path} is a directory, not a file") from None
     except OSError as error:
         if error.errno == errno.ENXIO:  # a socket cannot be opened
             raise _not_a_file(path) from None
         raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
-    try:
-        info = os.fstat(descriptor)
-        if stat.S_ISDIR(info.st_mode):
-            raise AwsMfaError(f"{path} is a directory, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise _not_a_file(path)
-        # One byte past the limit too: a file that grows outruns st_size.
-        with open(descriptor, "rb", closefd=False) as file:
-            data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
-    finally:
-        os.close(descriptor)
     if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
         raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
     return data
@@ -1837,8 +1831,7 @@ def _explain_botocore_error(error: Exception, endpoint: str) -> str:
             f"could not reach STS at {endpoint} through the proxy {details['proxy_url']}; check the proxy, "
             "HTTPS_PROXY and NO_PROXY"
         )
-    url = details.get("endpoint_url")
-    if url:
+    if url := details.get("endpoint_url"):
         return (
             f"could not reach STS at {url} ({type(error).__name__}); check the network, region or AWS_ENDPOINT_URL_STS"
         )
