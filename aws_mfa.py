@@ -1204,14 +1204,12 @@ class _Messages(NamedTuple):
             return
         on_terminal = _isatty(sys.stderr)
         if self.to_terminal and not on_terminal:
-            try:
-                with open(CONTROLLING_TERMINAL, "w") as terminal:
-                    # Not from a background job (`aws ... &`), which SIGTTOU would stop under `stty tostop`.
-                    if _in_foreground(terminal.fileno()):
-                        print(f"aws-mfa: {text}", file=terminal, flush=True)
-                        return
-            except OSError:
-                pass  # no controlling terminal (cron, CI): stderr, like everything else
+            # No controlling terminal (cron, CI): stderr, like everything else.
+            with contextlib.suppress(OSError), open(CONTROLLING_TERMINAL, "w") as terminal:
+                # Not from a background job (`aws ... &`), which SIGTTOU would stop under `stty tostop`.
+                if _in_foreground(terminal.fileno()):
+                    print(f"aws-mfa: {text}", file=terminal, flush=True)
+                    return
         if on_terminal or not watched_only:
             self.say(text)
 
@@ -1221,9 +1219,7 @@ class _Messages(NamedTuple):
 
 def in_background(function: Callable[[], T]) -> Callable[[float | None], T]:
     """Start function in a daemon thread; wait(timeout) gives its value or error, or raises TimeoutError.
-
-    Where no thread can be started (a low RLIMIT_NPROC), the function runs at once, in this thread.
-    """
+    Where no thread can be started (a low RLIMIT_NPROC), the function runs at once, in this thread."""
     import threading  # only the refresh path needs threads
     from concurrent.futures import Future
 
@@ -1242,30 +1238,35 @@ def in_background(function: Callable[[], T]) -> Callable[[float | None], T]:
     return future.result
 
 
+def bounded(call: Callable[[], T], late: AwsMfaError) -> T:
+    """The call's result, or `late` raised once ANSWER_DEADLINE has passed (the call is left behind).
+    A network call needs it: the read timeout bounds each read, and an answer may trickle in for ever."""
+    from concurrent.futures import TimeoutError  # the builtin one only from Python 3.11
+
+    try:
+        return in_background(call)(ANSWER_DEADLINE)
+    except TimeoutError:
+        raise late from None
+
+
 def read_bytes(path: str) -> bytes | None:
     """A file's bytes; None if it does not exist; AwsMfaError if it cannot be read."""
     try:
         # O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _not_a_file(path)
+            # One byte past the limit too: a file that grows outruns st_size.
+            data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         return None
+    except IsADirectoryError:  # open() refuses a directory
+        raise AwsMfaError(f"{path} is a directory, not a file") from None
     except OSError as error:
         if error.errno == errno.ENXIO:  # a socket cannot be opened
             raise _not_a_file(path) from None
         raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
-    try:
-        info = os.fstat(descriptor)
-        if stat.S_ISDIR(info.st_mode):
-            raise AwsMfaError(f"{path} is a directory, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise _not_a_file(path)
-        # One byte past the limit too: a file that grows outruns st_size.
-        with open(descriptor, "rb", closefd=False) as file:
-            data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise _Unreadable(f"cannot read {path}: {error.strerror}") from None
-    finally:
-        os.close(descriptor)
     if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
         raise AwsMfaError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MiB, too large for a credentials file")
     return data
@@ -1315,11 +1316,8 @@ def start_helper(argv: Sequence[str], timeout: float, what: str, messages: _Mess
 def start_program(
     argv: Sequence[str], timeout: float, what: str, wanted: str, messages: _Messages
 ) -> Callable[[], str]:
-    """Start a helper program now; the call returned waits for what it printed (or raises AwsMfaError).
-
-    Started before boto is imported, it runs while the import does; without a shell, stdin
-    closed, output captured and capped. `timeout` counts from the start.
-    """
+    """Start a helper program now (before boto's import, so it runs meanwhile): without a shell, stdin closed,
+    output captured and capped. The call returned waits for what it printed (or raises AwsMfaError)."""
     import subprocess  # not needed on the skip, status and help paths
     import threading
 
@@ -1338,8 +1336,7 @@ def start_program(
                 env={**os.environ, HELPER_VARIABLE: marker},
                 **group,
             )
-            _HELPERS.add(process)
-            _MARKERS[process.pid] = marker
+            _HELPERS[process] = marker
     except (OSError, ValueError) as error:
         if not isinstance(error, FileNotFoundError):
             reason = f"cannot run {argv[0]!r}: {getattr(error, 'strerror', None) or error}"
@@ -1349,46 +1346,33 @@ def start_program(
             # cron, launchd and systemd search a short PATH: say which, so the fix is plain.
             reason = f"{argv[0]!r} was not found on PATH={os.environ.get('PATH', os.defpath)}"
         return _failed(AwsMfaError(f"{what}: {reason}"))
-    assert process.stdout is not None  # both are pipes
-    assert process.stderr is not None
     out, err = bytearray(), bytearray()
     readers = [
-        threading.Thread(target=_collect, args=(stream, buffer, lambda: end_helpers(process)), daemon=True)
+        threading.Thread(target=_collect, args=(stream, buffer, process), daemon=True)
         for stream, buffer in ((process.stdout, out), (process.stderr, err))
     ]
     # PERF: a blocking wait in a thread reports the exit at once; Popen.wait(timeout) polls every 50 ms.
     exited = threading.Event()
 
     def wait_for_exit() -> None:
-        # Not reaped yet: while a zombie, its group id cannot be reused, so its group can be ended safely.
         os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-        with _HELPERS_LOCK:
-            _end_group(process)
-            _HELPERS.discard(process)
-            _MARKERS.pop(process.pid, None)
-            process.wait()
+        _reap(process)
         exited.set()
 
-    waiter = threading.Thread(target=wait_for_exit, daemon=True)
     try:
-        for thread in (*readers, waiter):
+        for thread in (*readers, threading.Thread(target=wait_for_exit, daemon=True)):
             thread.start()
     except RuntimeError:  # "can't start new thread": the user's process limit (RLIMIT_NPROC) is reached
-        with _HELPERS_LOCK:
-            _end_group(process)
-            _HELPERS.discard(process)
-        process.wait()
+        _reap(process)
         return _failed(AwsMfaError(f"{what}: no thread could be started to wait for it (too many processes)"))
-
-    def left(after: float) -> float:
-        return max(started + after - time.monotonic(), 0.0)
 
     def finish() -> str:
         try:
-            if not exited.wait(left(min(WAIT_NOTICE_AFTER, timeout))) and timeout > WAIT_NOTICE_AFTER:
+            # Event.wait returns at once for a timeout already past.
+            notice_at = started + min(WAIT_NOTICE_AFTER, timeout)
+            if not exited.wait(notice_at - time.monotonic()) and timeout > WAIT_NOTICE_AFTER:
                 messages.notice(f"waiting for {what} (approve the request if it asks)...", watched_only=True)
-                exited.wait(left(timeout))
-            if not exited.is_set():
+            if not exited.wait(started + timeout - time.monotonic()):
                 raise AwsMfaError(f"{what} gave no {wanted} within {timeout:g} s")
         finally:
             # Timed out, or interrupted (Ctrl-C, SIGTERM) while waiting: ended before its pipes are awaited.
@@ -1414,38 +1398,38 @@ def _failed(error: AwsMfaError) -> Callable[[], str]:
     return failed
 
 
-# Helper programs whose exit is not yet collected; main() ends them on every way out.
-_HELPERS: set[Any] = set()
-_MARKERS: dict[int, str] = {}  # each of their HELPER_VARIABLE, by PID
+# Helper programs whose exit is not yet collected (once it is, their group id may be reused), with
+# their HELPER_VARIABLE; main() ends them on every way out.
+_HELPERS: dict[Any, str] = {}
 _HELPERS_LOCK = _thread.allocate_lock()
 
 
-def _end_group(process: Any) -> None:
-    """Kill a helper and everything in its process group (the caller holds _HELPERS_LOCK)."""
-    with contextlib.suppress(OSError):
-        os.killpg(process.pid, 9)  # SIGKILL; the signal module is not loaded for this alone
+def _reap(process: Any) -> None:
+    """Kill what is left of a helper's process group, then collect its exit: while the helper is a zombie
+    not yet collected, its group id cannot be reused, so the group can be ended safely."""
+    with _HELPERS_LOCK:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, 9)  # SIGKILL; the signal module is not loaded for this alone
+        del _HELPERS[process]
+        process.wait()
 
 
 def end_helpers(*only: Any) -> None:
-    """End the helpers still running (those given, else all) with all they started; main() calls it
-    on every way out. One whose exit was collected has left _HELPERS: its group id may be reused."""
+    """End the helpers still running (those given, else all) with all they started; main() calls it on every way out."""
     with _HELPERS_LOCK:
-        for process in _HELPERS.intersection(only or _HELPERS):
+        for process in _HELPERS.keys() & set(only or _HELPERS):
             _end_tree(process)
 
 
 def _end_tree(process: Any) -> None:
-    """End a helper ended early with all it started: SIGTERM, a moment to clean up, SIGKILL.
-
-    Its process group holds what it started, except what left the group (setsid, as a daemon
-    does, or another aws-mfa's helper): on Linux that is found by the HELPER_VARIABLE it
-    inherited. Left running: on macOS, what left the group; anywhere, what also cleared its
-    environment. The caller holds _HELPERS_LOCK, so the helper is not reaped meanwhile and
-    its group id stays its own.
-    """
+    """End a helper ended early with all it started: SIGTERM, a moment to clean up, SIGKILL. That is its
+    process group, and on Linux what left the group (setsid, as a daemon does, or another aws-mfa's helper),
+    found by the HELPER_VARIABLE it inherited; left running: on macOS, what left the group; anywhere, what
+    also cleared its environment. The caller holds _HELPERS_LOCK, so the helper is not reaped meanwhile and
+    its group id stays its own."""
     import signal
 
-    marker = _MARKERS[process.pid]
+    marker = _HELPERS[process]
     for number in (signal.SIGTERM, signal.SIGKILL):
         for pid in _marked(marker):
             with contextlib.suppress(OSError):
@@ -1474,10 +1458,8 @@ def _marked(marker: str) -> list[int]:
 
 
 def _await_exit(pid: int, grace: float) -> None:
-    """Wait up to grace seconds for a helper to exit, without reaping it; a signal meanwhile is ignored.
-
-    The run is ending the helper already: a second Ctrl-C must not break into that with a traceback.
-    """
+    """Wait up to grace seconds for a helper to exit, without reaping it; a signal meanwhile is ignored: the
+    run is ending the helper already, and a second Ctrl-C must not break into that with a traceback."""
     import signal
 
     numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -1496,12 +1478,12 @@ def _await_exit(pid: int, grace: float) -> None:
             signal.signal(number, handler)
 
 
-def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> None:
-    """Read a helper's output until it ends; one that floods it is killed instead of filling memory."""
+def _collect(stream: IO[bytes], into: bytearray, process: Any) -> None:
+    """Read a helper's output until it ends; one that floods it is ended instead of filling memory."""
     with stream:
         while chunk := os.read(stream.fileno(), 65536):
             if len(into) > HELPER_OUTPUT_LIMIT:
-                kill()
+                end_helpers(process)
             else:
                 into += chunk
 
@@ -1509,23 +1491,25 @@ def _collect(stream: IO[bytes], into: bytearray, kill: Callable[[], None]) -> No
 def prompt_code(device: str, *, terminal_only: bool = False) -> str:
     """Ask on the terminal (a few tries), or read one line when stdin is not a terminal; terminal_only
     (credential_process, whose stdin and stdout belong to the SDK): the controlling terminal or nothing."""
-    stdin = sys.stdin
+    stdin, line = sys.stdin, ""
     if terminal_only or (_isatty(stdin) and sys.stderr is None):  # no stderr: ask where the person is
         try:
             # Two streams: a terminal cannot be opened "r+" (it cannot seek).
             with open(CONTROLLING_TERMINAL) as answers, open(CONTROLLING_TERMINAL, "w") as questions:
                 return _ask(answers, questions, device)
         except OSError:
-            raise _no_code_error() from None
-    if stdin is None or stdin.closed:
-        raise _no_code_error()
-    if not stdin.isatty():
+            pass  # no terminal: no code
+    elif _isatty(stdin):
+        assert sys.stderr is not None  # else the controlling terminal was asked above
+        return _ask(stdin, sys.stderr, device)
+    elif stdin is not None and not stdin.closed:
         line = _read_line(stdin)
-        if not line.strip():
-            raise _no_code_error()
-        return check_code(line, "standard input")
-    assert sys.stderr is not None  # else the controlling terminal was asked above
-    return _ask(stdin, sys.stderr, device)
+    if not line.strip():
+        raise AwsMfaError(
+            "no MFA code: no terminal to ask on and nothing on standard input; pass --code, "
+            "set --otp-command, or set the 1Password item with --op-item-name (and --op-account)"
+        )
+    return check_code(line, "standard input")
 
 
 def _read_line(stream: TextIO) -> str:
@@ -1551,13 +1535,6 @@ def _show(questions: TextIO, text: str) -> None:
     """The prompt: a stderr that is gone or full (`2>/dev/full`) must not end the run."""
     with contextlib.suppress(OSError, ValueError):
         print(text, end="", file=questions, flush=True)
-
-
-def _no_code_error() -> AwsMfaError:
-    return AwsMfaError(
-        "no MFA code: no terminal to ask on and nothing on standard input; pass --code, "
-        "set --otp-command, or set the 1Password item with --op-item-name (and --op-account)"
-    )
 
 
 def get_code(
@@ -1624,8 +1601,14 @@ def _imds_fetch_region(endpoint: str, timeout: float) -> str | None:
         connection.close()
 
 
-def _botocore_session(credentials_path: str, long_name: str, region: str | None) -> Any:
+def aws_client(
+    service: str, keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
+) -> Any:
+    """A client that signs with the long-term keys only and never retries (botocore is imported
+    before the keys are asked for, so a program printing them runs during the import)."""
     import botocore.session  # imported here: help, status and the skip path stay fast
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
 
     session = botocore.session.Session()
     # Naming the long-term profile keeps an AWS_PROFILE naming a missing profile from failing the client.
@@ -1637,18 +1620,6 @@ def _botocore_session(credentials_path: str, long_name: str, region: str | None)
     # PERF: botocore lists every service directory it ships (some 400: 2,700 stat calls, a tenth
     # of a refresh, by strace -c) only to check that the model it loads is among them; these are.
     session.get_component("data_loader").list_available_services = lambda type_name: ["sts", "iam"]
-    return session
-
-
-def aws_client(
-    service: str, keys: Callable[[], LongTermKeys], region: str | None, long_name: str, credentials_path: str
-) -> Any:
-    """A client that signs with the long-term keys only and never retries (botocore is imported
-    before the keys are asked for, so a program printing them runs during the import)."""
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError
-
-    session = _botocore_session(credentials_path, long_name, region)
     long_term = keys()
     try:
         return session.create_client(
@@ -1819,18 +1790,9 @@ class DevicesUnknown(AwsMfaError):
 
 
 def usable_devices_in_time(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
-    """usable_devices, or DevicesUnknown once ANSWER_DEADLINE has passed (the call is left behind).
-
-    An answer that trickles in never trips the read timeout: a slow IAM is one that did not say.
-    """
-    from concurrent.futures import TimeoutError  # the builtin one only from Python 3.11
-
-    try:
-        return in_background(lambda: usable_devices(keys, region, profile, credentials_path))(ANSWER_DEADLINE)
-    except TimeoutError:
-        raise DevicesUnknown(
-            f"no MFA device configured and IAM did not finish answering within {ANSWER_DEADLINE:g} s"
-        ) from None
+    """usable_devices, or DevicesUnknown when IAM is too slow: a slow IAM is one that did not say."""
+    late = DevicesUnknown(f"no MFA device configured and IAM did not finish answering within {ANSWER_DEADLINE:g} s")
+    return bounded(lambda: usable_devices(keys, region, profile, credentials_path), late)
 
 
 def usable_devices(keys: LongTermKeys, region: str | None, profile: str, credentials_path: str) -> list[str]:
@@ -1869,8 +1831,7 @@ def _explain_botocore_error(error: Exception, endpoint: str) -> str:
             f"could not reach STS at {endpoint} through the proxy {details['proxy_url']}; check the proxy, "
             "HTTPS_PROXY and NO_PROXY"
         )
-    url = details.get("endpoint_url")
-    if url:
+    if url := details.get("endpoint_url"):
         return (
             f"could not reach STS at {url} ({type(error).__name__}); check the network, region or AWS_ENDPOINT_URL_STS"
         )
