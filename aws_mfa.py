@@ -2236,29 +2236,22 @@ class _Variable(str):
     variable: str
 
 
-def _variable(env: Mapping[str, str], name: str) -> _Variable | None:
-    """The variable's value as a default for argparse, None when it is unset or empty."""
-    if not env.get(name):
-        return None
-    value = _Variable(env[name])
-    value.variable = name
-    return value
+def _from_variable(
+    env: Mapping[str, str], name: str, parse: Callable[[str], object], default: str | None = None
+) -> dict[str, Any]:
+    """add_argument's options for a flag whose default is the variable's value, checked as the flag's is."""
 
-
-def _naming_variables(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """An argparse type that names the variable, not the flag, when a default from one is bad."""
-
-    def check(text: str) -> T:
+    def check(text: str) -> object:
         try:
             return parse(text)
         except argparse.ArgumentTypeError as error:
             if not isinstance(text, _Variable):
                 raise
             # argparse prefixes a type's error with the flag; an error with no argument has none.
-            raise argparse.ArgumentError(None, f"{text.variable}: {error}") from None
+            raise argparse.ArgumentError(None, f"{name}: {error}") from None
 
     check.__name__ = parse.__name__  # argparse names the type in some of its messages
-    return check
+    return {"type": check, "action": _Given, "default": _Variable(env.get(name) or "") or default}
 
 
 class _Given(argparse.Action):
@@ -2303,24 +2296,22 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     files.add_argument(
         "--long-term-suffix",
         metavar="SUFFIX",
-        type=_naming_variables(long_term_suffix),
-        default=_variable(env, "AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
         help="the long-term profile is PROFILE+SUFFIX (env AWS_MFA_LONG_TERM_SUFFIX; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_LONG_TERM_SUFFIX", long_term_suffix, DEFAULT_SUFFIX),
     )
     session = parser.add_argument_group("the session")
+    if env.get("AWS_SESSION_DURATION"):
+        duration = "%(default)s"
+    elif env.get("AWS_MFA_ASSUME_ROLE"):
+        duration = f"{ROLE_DURATION}, for the role in AWS_MFA_ASSUME_ROLE"
+    else:
+        duration = f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role"
     session.add_argument(
         "-d",
         "--duration",
-        type=_naming_variables(parse_duration),
-        action=_Given,
-        default=_variable(env, "AWS_SESSION_DURATION"),
-        help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
-        + (
-            env.get("AWS_SESSION_DURATION", "").replace("%", "%%")
-            or (f"{ROLE_DURATION}, for the role in AWS_MFA_ASSUME_ROLE" if env.get("AWS_MFA_ASSUME_ROLE") else None)
-            or f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role"
-        )
-        + ")",
+        help=f"session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h "
+        f"(env AWS_SESSION_DURATION; default: {duration})",
+        **_from_variable(env, "AWS_SESSION_DURATION", parse_duration),
     )
     session.add_argument(
         "--region",
@@ -2332,10 +2323,8 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--assume-role",
         metavar="ARN",
-        type=_naming_variables(role_argument),
-        action=_Given,
-        default=_variable(env, "AWS_MFA_ASSUME_ROLE"),
         help="call AssumeRole with MFA instead of GetSessionToken (env AWS_MFA_ASSUME_ROLE; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_ASSUME_ROLE", role_argument),
     )
     session.add_argument(
         "--role-session-name",
@@ -2350,55 +2339,47 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--min-remaining",
         metavar="DURATION",
-        type=_naming_variables(parse_min_remaining),
-        action=_Given,
-        default=_variable(env, "AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
         help="keep a session that has more than this left (env AWS_MFA_MIN_REMAINING; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_MIN_REMAINING", parse_min_remaining, DEFAULT_MIN_REMAINING),
     )
     code = parser.add_argument_group("the MFA device and code")
     code.add_argument(
         "--device",
         metavar="SERIAL",
-        type=device_argument,
         help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: "
         + _from_env(env, ("AWS_MFA_DEVICE",))
-        + "aws_mfa_device or mfa_serial of "
-        "the profile, else the one device IAM lists)",
+        + "aws_mfa_device or mfa_serial of the profile, else the one device IAM lists)",
+        **_from_variable(env, "AWS_MFA_DEVICE", device_argument),
     )
     code.add_argument("-t", "--code", type=code_argument, help="the six-digit code; nothing is asked")
+    # Only the program: its arguments may hold a TOTP seed (oathtool -b SEED).
+    command = shown_command(env["AWS_MFA_OTP_COMMAND"]) if env.get("AWS_MFA_OTP_COMMAND") else "None"
     code.add_argument(
         "--otp-command",
         metavar="COMMAND",
-        type=_naming_variables(command_argument),
-        action=_Given,
-        default=_variable(env, "AWS_MFA_OTP_COMMAND"),
         help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
-        "(env AWS_MFA_OTP_COMMAND; default: "
-        + (shown_command(env["AWS_MFA_OTP_COMMAND"]).replace("%", "%%") if env.get("AWS_MFA_OTP_COMMAND") else "None")
-        + ")",
+        f"(env AWS_MFA_OTP_COMMAND; default: {command.replace('%', '%%')})",
+        **_from_variable(env, "AWS_MFA_OTP_COMMAND", command_argument),
     )
     code.add_argument(
         "--op-account",
         metavar="ACCOUNT",
-        action=_Given,
-        default=env.get("AWS_MFA_UPDATER_OP_ACCOUNT") or None,
         help="1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_UPDATER_OP_ACCOUNT", parse_text),
     )
     code.add_argument(
         "--op-item-name",
         metavar="ITEM",
-        action=_Given,
-        default=env.get("AWS_MFA_UPDATER_OP_ITEM_NAME") or None,
         help="1Password item whose one-time password is the MFA code; without one the code is asked for "
         "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_UPDATER_OP_ITEM_NAME", parse_text),
     )
     code.add_argument(
         "--otp-timeout",
         metavar="SECONDS",
-        type=_naming_variables(parse_timeout),
-        default=_variable(env, "AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
         help="how long 1Password, the OTP command or the long-term key's credential_process may take "
         "(env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_OTP_TIMEOUT", parse_timeout, f"{DEFAULT_OTP_TIMEOUT:g}"),
     )
     modes = parser.add_argument_group("instead of a plain refresh").add_mutually_exclusive_group()
     modes.add_argument("--status", action="store_true", help="print the session's state; exit 0 if valid, else 1")
@@ -2482,7 +2463,7 @@ def _make_plan(
         keys=keys,
         sections=sections,
         device=_checked_device(
-            mfa_device(profiles, explicit=args.device, env=env, config=config, credentials=sections)
+            mfa_device(profiles, explicit=args.given.get("device"), env=env, config=config, credentials=sections)
         ),
         region=configured_region(profiles, explicit=args.region, env=env, config=config, credentials=sections),
         code=args.code,
@@ -2734,7 +2715,9 @@ def _setup(
             )
         return 0
     mode = readable_by_others(path)
-    device = _checked_device(mfa_device(profiles, explicit=args.device, env=env, config=config, credentials=sections))
+    device = _checked_device(
+        mfa_device(profiles, explicit=args.given.get("device"), env=env, config=config, credentials=sections)
+    )
     # A device [long_name] records already stays the one it records: a second line would break the file.
     recorded = any(sections.get(long_name, {}).get(key) for key in ("aws_mfa_device", "mfa_serial"))
     # What needs no network is refused before IAM is asked, and by a dry run as by the real one.
@@ -2956,7 +2939,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     now = datetime.now(timezone.utc)
     if args.list:
         config_path, config = _read_config(env, messages)
-        return _list(path, args.long_term_suffix, config_path, config, args.device, env, now, messages)
+        return _list(path, args.long_term_suffix, config_path, config, args.given.get("device"), env, now, messages)
     if args.clear:
         return _clear(path, profile, messages, args.long_term_suffix)
     text = read_text(path)

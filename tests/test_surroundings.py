@@ -919,11 +919,10 @@ def test_undecodable_device_from_the_environment(
     monkeypatch.setenv("AWS_MFA_DEVICE", "arn:aws:iam::123456789012:mfa/\udcff")
     RELIABILITY["tracebacks"] += 1
 
-    assert run(capsys, "--code", "123456") == (
-        1,
-        "",
-        "aws-mfa: error: the MFA device 'arn:aws:iam::123456789012:mfa/\\udcff' (AWS_MFA_DEVICE) is not an MFA "
-        "device ARN or serial number\n",
+    # A usage error naming the variable, as for a bad value of any other variable (it was exit 1).
+    assert usage_error(capsys, "--code", "123456") == (
+        "aws-mfa: error: AWS_MFA_DEVICE: 'arn:aws:iam::123456789012:mfa/\\udcff' is not an MFA device ARN or serial "
+        "number"
     )
     assert stub.requests == []
 
