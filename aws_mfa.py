@@ -2778,17 +2778,10 @@ def _setup_device(
     return usable[0]
 
 
-def _list(
-    path: str,
-    suffix: str,
-    config_path: str,
-    config: IniSections,
-    device_flag: str | None,
-    env: Mapping[str, str],
-    now: datetime,
-    messages: _Messages,
-) -> int:
+def _list(args: argparse.Namespace, path: str, *, env: Mapping[str, str], now: datetime, messages: _Messages) -> int:
     """One line per profile pair: where its long-term keys are, its device, its session, its role."""
+    suffix = args.long_term_suffix
+    config_path, config = _read_config(env, messages)
     sections = parse_ini(read_text(path) or "", path)
     # Each pair's short name (one `-p NAME` takes) and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
@@ -2809,7 +2802,7 @@ def _list(
     for short_name, keys in pairs.items():
         profiles = Profiles(short_name, short_name + suffix)
         session = sections.get(short_name)
-        device = mfa_device(profiles, explicit=device_flag, env=env, config=config, credentials=sections)
+        device = mfa_device(profiles, explicit=args.given.get("device"), env=env, config=config, credentials=sections)
         state, _ = _session_state(session, now)
         role = f"; role {session[ROLE_KEY]}" if session and session.get(ROLE_KEY) else ""
         if device is None:
@@ -2903,8 +2896,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
     if args.list:
-        config_path, config = _read_config(env, messages)
-        return _list(path, args.long_term_suffix, config_path, config, args.given.get("device"), env, now, messages)
+        return _list(args, path, env=env, now=now, messages=messages)
     if args.clear:
         return _clear(path, profile, messages, args.long_term_suffix)
     text = read_text(path)
@@ -2966,12 +2958,8 @@ def _attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) ->
 
 
 def _parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """parser.parse_args, with --help and --version printed as all output is: a failure is an error.
-
-    argparse ignores an error writing them, and leaves the rest in stdout's buffer, for the
-    interpreter's exit to fail on: a full disk or a closed pipe was exit 0 with nothing
-    printed (PYTHONUNBUFFERED=1), or exit 120 with Python's "Exception ignored" text.
-    """
+    """parser.parse_args, with --help and --version printed as all output is: argparse ignores a failure to
+    write them (a full disk, a closed pipe), which was exit 0 with nothing printed, or exit 120."""
     import io
 
     printed = io.StringIO()
@@ -3060,12 +3048,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         code = _run(args, env)
-    except UsageError as error:
-        _tell(f"aws-mfa: error: {error}")
-        code = 2
     except AwsMfaError as error:
         _tell(f"aws-mfa: error: {error}")
-        code = 1
+        code = 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:
         _tell("aws-mfa: interrupted")
         return 130
