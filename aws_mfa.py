@@ -2231,9 +2231,7 @@ def _from_env(env: Mapping[str, str], names: Sequence[str]) -> str:
 
 
 class _Variable(str):
-    """An environment variable's value as an argparse default: a bad one is reported by the variable's name."""
-
-    variable: str
+    """An environment variable's value as an argparse default, told apart from a value the flag gave."""
 
 
 def _from_variable(
@@ -2637,7 +2635,7 @@ def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
     return 0 if valid else 1
 
 
-def _clear(path: str, name: str, messages: _Messages, suffix: str = DEFAULT_SUFFIX) -> int:
+def _clear(path: str, name: str, messages: _Messages, suffix: str) -> int:
     """Remove the session (and its role) from [name]; every other byte stays."""
     sections = parse_ini(read_text(path) or "", path)
     if not any(key in sections.get(name, {}) for key in CLEARED_KEYS):
