@@ -2286,10 +2286,9 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     files.add_argument(
         "-p",
         "--profile",
-        type=profile_name,
-        action=_Given,
         help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE except with --credential-process; "
         "default: " + _from_env(env, ("AWS_MFA_PROFILE", "AWS_PROFILE")) + f"{DEFAULT_PROFILE})",
+        **_from_variable(env, "AWS_MFA_PROFILE", profile_name),
     )
     files.add_argument(
         "--long-term-suffix",
@@ -3031,12 +3030,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # An SDK runs a credential_process with its own environment, unchanged: an AWS_PROFILE
         # there chose the SDK's profile (the one naming us, or any other the shell exported),
         # which is not the profile to write, and need not even be a usable one.
-        variables = ("AWS_MFA_PROFILE",) if args.credential_process else ("AWS_MFA_PROFILE", "AWS_PROFILE")
-        named = next((variable for variable in variables if env.get(variable)), None)
+        aws_profile = None if args.credential_process else env.get("AWS_PROFILE")
         try:
-            args.profile = profile_name(env[named]) if named else DEFAULT_PROFILE
+            args.profile = profile_name(aws_profile) if aws_profile else DEFAULT_PROFILE
         except argparse.ArgumentTypeError as error:
-            parser.error(f"{named}: {error}")
+            parser.error(f"AWS_PROFILE: {error}")
     if not args.credentials_path:
         # botocore takes an empty AWS_SHARED_CREDENTIALS_FILE for no credentials file: a session
         # written anywhere would go unseen by the SDKs.
@@ -3061,11 +3059,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cli() -> None:
-    """The console script: main(), then the one place that decides how the process ends.
-
-    Every `finally` of the run is done by then, and aws-mfa's threads are daemons. Paths that
-    never load botocore (skip, --status, --help, --version) end as usual.
-    """
+    """The console script: main(), then the one place that decides how the process ends (every `finally` of
+    the run is done by then, and aws-mfa's threads are daemons)."""
     # PERF: the interpreter's teardown would free botocore's objects one by one before the OS
     # takes the memory anyway: the atexit handlers (coverage saves its data there), a flush and
     # os._exit save about 65 ms (make bench, 2026-12-05: "teardown: refresh --code" 2 ms against
