@@ -2872,17 +2872,13 @@ def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, IniS
         return path, {}
 
 
-def _refuse_nested_run(env: Mapping[str, str]) -> None:
+def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if env.get(HELPER_VARIABLE):
         pid = env[HELPER_VARIABLE].partition(":")[0]
         raise AwsMfaError(
             f"this run was started by a helper program of aws-mfa (PID {pid}) and would start the next without "
             "end: a key program or OTP command must not run aws-mfa"
         )
-
-
-def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    _refuse_nested_run(env)
     output_mode = args.env or args.credential_process
     if sys.stdout is None and (output_mode or args.status or args.dry_run or args.list):
         raise AwsMfaError("standard output is closed, so there is nowhere to print to")
