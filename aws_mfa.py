@@ -2192,34 +2192,25 @@ def _from_env(env: Mapping[str, str], names: Sequence[str]) -> str:
 
 
 class _Variable(str):
-    """An environment variable's value as an argparse default: a bad one is reported by the variable's name."""
-
-    variable: str
+    """An environment variable's value as an argparse default, told apart from a value the flag gave."""
 
 
-def _variable(env: Mapping[str, str], name: str) -> _Variable | None:
-    """The variable's value as a default for argparse, None when it is unset or empty."""
-    if not env.get(name):
-        return None
-    value = _Variable(env[name])
-    value.variable = name
-    return value
+def _from_variable(
+    env: Mapping[str, str], name: str, parse: Callable[[str], object], default: str | None = None
+) -> dict[str, Any]:
+    """add_argument's options for a flag whose default is the variable's value, checked as the flag's is."""
 
-
-def _naming_variables(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """An argparse type that names the variable, not the flag, when a default from one is bad."""
-
-    def check(text: str) -> T:
+    def check(text: str) -> object:
         try:
             return parse(text)
         except argparse.ArgumentTypeError as error:
             if not isinstance(text, _Variable):
                 raise
             # argparse prefixes a type's error with the flag; an error with no argument has none.
-            raise argparse.ArgumentError(None, f"{text.variable}: {error}") from None
+            raise argparse.ArgumentError(None, f"{name}: {error}") from None
 
     check.__name__ = parse.__name__  # argparse names the type in some of its messages
-    return check
+    return {"type": check, "action": _Given, "default": _Variable(env.get(name) or "") or default}
 
 
 class _Given(argparse.Action):
@@ -2256,32 +2247,29 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     files.add_argument(
         "-p",
         "--profile",
-        type=profile_name,
-        action=_Given,
         help="the profile to write (env AWS_MFA_PROFILE, then AWS_PROFILE except with --credential-process; "
         "default: " + _from_env(env, ("AWS_MFA_PROFILE", "AWS_PROFILE")) + f"{DEFAULT_PROFILE})",
+        **_from_variable(env, "AWS_MFA_PROFILE", profile_name),
     )
     files.add_argument(
         "--long-term-suffix",
         metavar="SUFFIX",
-        type=_naming_variables(long_term_suffix),
-        default=_variable(env, "AWS_MFA_LONG_TERM_SUFFIX") or DEFAULT_SUFFIX,
         help="the long-term profile is PROFILE+SUFFIX (env AWS_MFA_LONG_TERM_SUFFIX; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_LONG_TERM_SUFFIX", long_term_suffix, DEFAULT_SUFFIX),
     )
     session = parser.add_argument_group("the session")
+    if env.get("AWS_SESSION_DURATION"):
+        duration = "%(default)s"
+    elif env.get("AWS_MFA_ASSUME_ROLE"):
+        duration = f"{ROLE_DURATION}, for the role in AWS_MFA_ASSUME_ROLE"
+    else:
+        duration = f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role"
     session.add_argument(
         "-d",
         "--duration",
-        type=_naming_variables(parse_duration),
-        action=_Given,
-        default=_variable(env, "AWS_SESSION_DURATION"),
-        help="session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h (env AWS_SESSION_DURATION; default: "
-        + (
-            env.get("AWS_SESSION_DURATION", "").replace("%", "%%")
-            or (f"{ROLE_DURATION}, for the role in AWS_MFA_ASSUME_ROLE" if env.get("AWS_MFA_ASSUME_ROLE") else None)
-            or f"{DEFAULT_DURATION}, or {ROLE_DURATION} with --assume-role"
-        )
-        + ")",
+        help=f"session length, in seconds or as 15m, 12h, 1h30m; 15m to 36h "
+        f"(env AWS_SESSION_DURATION; default: {duration})",
+        **_from_variable(env, "AWS_SESSION_DURATION", parse_duration),
     )
     session.add_argument(
         "--region",
@@ -2293,10 +2281,8 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--assume-role",
         metavar="ARN",
-        type=_naming_variables(role_argument),
-        action=_Given,
-        default=_variable(env, "AWS_MFA_ASSUME_ROLE"),
         help="call AssumeRole with MFA instead of GetSessionToken (env AWS_MFA_ASSUME_ROLE; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_ASSUME_ROLE", role_argument),
     )
     session.add_argument(
         "--role-session-name",
@@ -2311,69 +2297,58 @@ def _build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     session.add_argument(
         "--min-remaining",
         metavar="DURATION",
-        type=_naming_variables(parse_min_remaining),
-        action=_Given,
-        default=_variable(env, "AWS_MFA_MIN_REMAINING") or DEFAULT_MIN_REMAINING,
         help="keep a session that has more than this left (env AWS_MFA_MIN_REMAINING; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_MIN_REMAINING", parse_min_remaining, DEFAULT_MIN_REMAINING),
     )
     code = parser.add_argument_group("the MFA device and code")
     code.add_argument(
         "--device",
         metavar="SERIAL",
-        type=device_argument,
         help="MFA device ARN or hardware serial (env AWS_MFA_DEVICE; default: "
         + _from_env(env, ("AWS_MFA_DEVICE",))
-        + "aws_mfa_device or mfa_serial of "
-        "the profile, else the one device IAM lists)",
+        + "aws_mfa_device or mfa_serial of the profile, else the one device IAM lists)",
+        **_from_variable(env, "AWS_MFA_DEVICE", device_argument),
     )
     code.add_argument("-t", "--code", type=code_argument, help="the six-digit code; nothing is asked")
+    # Only the program: its arguments may hold a TOTP seed (oathtool -b SEED).
+    command = shown_command(env["AWS_MFA_OTP_COMMAND"]) if env.get("AWS_MFA_OTP_COMMAND") else "None"
     code.add_argument(
         "--otp-command",
         metavar="COMMAND",
-        type=_naming_variables(command_argument),
-        action=_Given,
-        default=_variable(env, "AWS_MFA_OTP_COMMAND"),
         help="a program that prints the code, e.g. 'ykman oath accounts code -s aws'; run without a shell "
-        "(env AWS_MFA_OTP_COMMAND; default: "
-        + (shown_command(env["AWS_MFA_OTP_COMMAND"]).replace("%", "%%") if env.get("AWS_MFA_OTP_COMMAND") else "None")
-        + ")",
+        f"(env AWS_MFA_OTP_COMMAND; default: {command.replace('%', '%%')})",
+        **_from_variable(env, "AWS_MFA_OTP_COMMAND", command_argument),
     )
     code.add_argument(
         "--op-account",
         metavar="ACCOUNT",
-        action=_Given,
-        default=env.get("AWS_MFA_UPDATER_OP_ACCOUNT") or None,
         help="1Password account, e.g. my.1password.com (env AWS_MFA_UPDATER_OP_ACCOUNT; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_UPDATER_OP_ACCOUNT", parse_text),
     )
     code.add_argument(
         "--op-item-name",
         metavar="ITEM",
-        action=_Given,
-        default=env.get("AWS_MFA_UPDATER_OP_ITEM_NAME") or None,
         help="1Password item whose one-time password is the MFA code; without one the code is asked for "
         "(env AWS_MFA_UPDATER_OP_ITEM_NAME; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_UPDATER_OP_ITEM_NAME", parse_text),
     )
     code.add_argument(
         "--otp-timeout",
         metavar="SECONDS",
-        type=_naming_variables(parse_timeout),
-        default=_variable(env, "AWS_MFA_OTP_TIMEOUT") or f"{DEFAULT_OTP_TIMEOUT:g}",
         help="how long 1Password, the OTP command or the long-term key's credential_process may take "
         "(env AWS_MFA_OTP_TIMEOUT; default: %(default)s)",
+        **_from_variable(env, "AWS_MFA_OTP_TIMEOUT", parse_timeout, f"{DEFAULT_OTP_TIMEOUT:g}"),
     )
     modes = parser.add_argument_group("instead of a plain refresh").add_mutually_exclusive_group()
-    modes.add_argument("--status", action="store_true", help="print the session's state; exit 0 if valid, else 1")
-    modes.add_argument("--env", action="store_true", help="refresh if due, then print export lines for eval")
-    modes.add_argument(
-        "--credential-process", action="store_true", help="refresh if due, then print credential_process JSON"
-    )
-    modes.add_argument(
-        "--setup",
-        action="store_true",
-        help="first run: move the keys `aws configure` wrote in [PROFILE] to a new [PROFILE-long-term]",
-    )
-    modes.add_argument("--clear", action="store_true", help="remove the session from [PROFILE]; no network")
-    modes.add_argument("--list", action="store_true", help="print every profile pair and its session; no network")
+    for mode, about in (
+        ("--status", "print the session's state; exit 0 if valid, else 1"),
+        ("--env", "refresh if due, then print export lines for eval"),
+        ("--credential-process", "refresh if due, then print credential_process JSON"),
+        ("--setup", "first run: move the keys `aws configure` wrote in [PROFILE] to a new [PROFILE-long-term]"),
+        ("--clear", "remove the session from [PROFILE]; no network"),
+        ("--list", "print every profile pair and its session; no network"),
+    ):
+        modes.add_argument(mode, action="store_true", help=about)
     parser.add_argument_group("with a refresh or --setup").add_argument(
         "--dry-run", action="store_true", help="print what would be done; ask, call and write nothing"
     )
@@ -2400,7 +2375,6 @@ class Plan(NamedTuple):
     device: Source | None
     region: Source | None
     code: str | None
-    helper: Helper | None
     otp_timeout: float
     request: Request
     terminal_only: bool
@@ -2443,11 +2417,10 @@ def _make_plan(
         keys=keys,
         sections=sections,
         device=_checked_device(
-            mfa_device(profiles, explicit=args.device, env=env, config=config, credentials=sections)
+            mfa_device(profiles, explicit=args.given.get("device"), env=env, config=config, credentials=sections)
         ),
         region=configured_region(profiles, explicit=args.region, env=env, config=config, credentials=sections),
         code=args.code,
-        helper=settings.helper,
         otp_timeout=args.otp_timeout,
         request=request,
         terminal_only=args.credential_process,
@@ -2467,24 +2440,21 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
     """The --dry-run report; verbose adds every setting and where it came from."""
     import shlex  # only for --dry-run
 
+    helper = plan.settings.helper
     if plan.code:
         code = "--code"
-    elif plan.helper:
+    elif helper:
         # An OTP command's arguments may hold the TOTP seed (oathtool -b SECRET): they stay unprinted.
-        shown = shlex.join(plan.helper.argv) if plan.helper.what == OP_SOURCE else f"{plan.helper.argv[0]} ..."
-        code = f"{plan.helper.what}: {shown} (the prompt if it fails)"
+        shown = shlex.join(helper.argv) if helper.what == OP_SOURCE else f"{helper.argv[0]} ..."
+        code = f"{helper.what}: {shown} (the prompt if it fails)"
     elif sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty():
         code = "a prompt on the terminal"
     else:
         code = "one line from standard input"
     request = plan.request
-    call = (
-        f"AssumeRole {request.role} as {request.role_session_name}"
-        + (" with an external id" if request.external_id else "")
-        if request.role
-        else "GetSessionToken"
-    )
-    refresh = f"not due: {_valid_until(kept.expiration, now)}" if kept else "due"
+    call = f"AssumeRole {request.role} as {request.role_session_name}" if request.role else "GetSessionToken"
+    if request.external_id:  # only with a role
+        call += " with an external id"
     lines = {
         "credentials file": plan.path,
         "profiles": f"[{plan.profiles.long}] -> [{plan.profiles.short}]",
@@ -2497,14 +2467,13 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
         else "none configured: instance metadata, else the global endpoint",
         "code": code,
         "call": f"{call} for {request.duration} s",
-        "refresh": refresh,
+        "refresh": f"not due: {_valid_until(kept.expiration, now)}" if kept else "due",
     }
-    if verbose:
-        for setting in SETTINGS:
-            source = plan.settings.origins[setting.dest]
-            if source is None:
-                lines[setting.flag] = f"{setting.default} (built-in default)"
-                continue
+    for setting in SETTINGS if verbose else ():
+        source = plan.settings.origins[setting.dest]
+        if source is None:
+            lines[setting.flag] = f"{setting.default} (built-in default)"
+        else:
             # Like the code line above: the command's arguments may hold a TOTP seed.
             value = shown_command(source.value) if setting.dest == "otp_command" else source.value
             lines[setting.flag] = f"{value} ({source.origin})"
@@ -2538,21 +2507,17 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         messages.warn(f"{plan.path} can be {can} by other users (mode {mode:o}); chmod 600 it")
     check_writable(plan.path)
     long_term = _start_keys(plan, messages)
-    device = plan.device.value if plan.device else ""
-    if not device:
-        region = plan.region.value if plan.region else None
-        keys = long_term()
-        device = discover_device(keys, region, plan.profiles.long, plan.path)
-        messages.notice(
-            f"using MFA device {device}; to skip this look-up, add "
-            + (
-                f"'aws_mfa_device = {device}' to [{plan.profiles.long}]"
-                if isinstance(plan.keys, LongTermKeys)
-                else f"'mfa_serial = {device}' to [profile {plan.profiles.long}] of the config file"
-            )
-        )
+    if plan.device:
+        device = plan.device.value
+        messages.say(f"MFA device: {device} ({plan.device.origin})", 2)
     else:
-        messages.say(f"MFA device: {device} ({plan.device.origin if plan.device else ''})", 2)
+        device = discover_device(long_term(), plan.region.value if plan.region else None, plan.profiles.long, plan.path)
+        where = (
+            f"'aws_mfa_device = {device}' to [{plan.profiles.long}]"
+            if isinstance(plan.keys, LongTermKeys)
+            else f"'mfa_serial = {device}' to [profile {plan.profiles.long}] of the config file"
+        )
+        messages.notice(f"using MFA device {device}; to skip this look-up, add {where}")
     request = plan.request._replace(device=device)
 
     def build_client() -> STSClient:
@@ -2567,8 +2532,8 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         sts: STSClient = aws_client("sts", long_term, found, plan.profiles.long, plan.path)
         return sts
 
-    helper = plan.helper if not plan.code else None
-    pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper else None
+    helper = plan.settings.helper
+    pending = start_helper(helper.argv, plan.otp_timeout, helper.what, messages) if helper and not plan.code else None
     client = in_background(build_client)
     # A failing key program stops the run here: before the prompt, with nothing called.
     refuse_long_term_keys(plan.sections, plan.profiles.short, plan.path, unless=long_term())
@@ -2577,15 +2542,15 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
     try:
         credentials = _in_time(lambda: request_session(sts, request, code, plan.profiles.long), "STS")
     except CodeRejected as rejected:
-        if not (automatic and plan.helper):
+        if not (automatic and helper):
             raise
         if rejected.clock_first:  # the program's next code would be just as far off: no retry
             raise AwsMfaError(rejected.clock_first) from None
         # The program may have printed a code at the end of its window: wait for the next.
         wait = TOTP_PERIOD - time.time() % TOTP_PERIOD + 1
-        messages.notice(f"STS rejected the code from {plan.helper.what}; trying the next one in {wait:.0f} s")
+        messages.notice(f"STS rejected the code from {helper.what}; trying the next one in {wait:.0f} s")
         time.sleep(wait)
-        code = start_helper(plan.helper.argv, plan.otp_timeout, plan.helper.what, messages)()
+        code = start_helper(helper.argv, plan.otp_timeout, helper.what, messages)()
         credentials = _in_time(lambda: request_session(sts, request, code, plan.profiles.long), "STS")
     values = session_values(credentials, request.role)
 
@@ -2630,12 +2595,10 @@ def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
     return 0 if valid else 1
 
 
-def _clear(path: str, name: str, messages: _Messages, suffix: str = DEFAULT_SUFFIX) -> int:
+def _clear(path: str, name: str, messages: _Messages, suffix: str) -> int:
     """Remove the session (and its role) from [name]; every other byte stays."""
-    text = read_text(path)
-    sections: IniSections = parse_ini(text, path) if text is not None else {}
-    section = sections.get(name)
-    if not section or not any(key in section for key in CLEARED_KEYS):
+    sections = parse_ini(read_text(path) or "", path)
+    if not any(key in sections.get(name, {}) for key in CLEARED_KEYS):
         messages.say(f"[{name}] in {path} holds no session; nothing to clear")
         return 0
     values = dict.fromkeys(CLEARED_KEYS)
@@ -2695,13 +2658,13 @@ def _setup(
             )
         return 0
     mode = readable_by_others(path)
-    device = _checked_device(mfa_device(profiles, explicit=args.device, env=env, config=config, credentials=sections))
+    explicit = args.given.get("device")
+    device = _checked_device(mfa_device(profiles, explicit=explicit, env=env, config=config, credentials=sections))
     # A device [long_name] records already stays the one it records: a second line would break the file.
     recorded = any(sections.get(long_name, {}).get(key) for key in ("aws_mfa_device", "mfa_serial"))
+    written = None if recorded or not device else device.value
     # What needs no network is refused before IAM is asked, and by a dry run as by the real one.
-    after = _setup_text(
-        text, profiles, keys, config=config, device=None if recorded or not device else device.value, path=path
-    )
+    after = _setup_text(text, profiles, keys, config=config, device=written, path=path)
     if args.dry_run:
         import difflib  # only for --setup --dry-run
 
@@ -2713,12 +2676,9 @@ def _setup(
         _emit("".join(f"{line}\n" for line in [*diff, *notes, *([f"mode: {mode:o} -> 600"] if mode else [])]))
         return 0
     check_writable(path)
-    found = (
-        device.value
-        if device
-        else _setup_device(args, profiles, keys, env=env, config=config, sections=sections, messages=messages)
-    )
-    written = None if recorded else found
+    if not device:
+        region = configured_region(profiles, explicit=args.region, env=env, config=config, credentials=sections)
+        written = _setup_device(profiles, keys, region=region.value if region else None, path=path, messages=messages)
     write_atomically(
         path,
         lambda current: _setup_text(current, profiles, keys, config=config, device=written, path=path),
@@ -2754,25 +2714,16 @@ def _refuse_foreign_file(path: str) -> None:
 
 
 def _setup_device(
-    args: argparse.Namespace,
-    profiles: Profiles,
-    keys: LongTermKeys,
-    *,
-    env: Mapping[str, str],
-    config: IniSections,
-    sections: IniSections,
-    messages: _Messages,
+    profiles: Profiles, keys: LongTermKeys, *, region: str | None, path: str, messages: _Messages
 ) -> str | None:
     """The one usable device IAM lists for the keys being moved; None (said) when it lists none or refuses."""
-    short_name, long_name = profiles
-    region = configured_region(profiles, explicit=args.region, env=env, config=config, credentials=sections)
     later = (
-        f"add 'aws_mfa_device = ARN' to [{long_name}] (IAM console, Security credentials) or pass --device on every run"
+        f"add 'aws_mfa_device = ARN' to [{profiles.long}] (IAM console, Security credentials) or pass --device on "
+        "every run"
     )
     try:
-        # [long_name] does not exist yet; botocore wants a profile that does.
-        where = region.value if region else None
-        usable = usable_devices_in_time(keys, where, short_name, _expand(args.credentials_path))
+        # [profiles.long] does not exist yet; botocore wants a profile that does.
+        usable = usable_devices_in_time(keys, region, profiles.short, path)
     except DevicesUnknown as error:
         messages.warn(f"{error}; moving the keys without it: {later}")
         return None
@@ -2785,19 +2736,11 @@ def _setup_device(
     return usable[0]
 
 
-def _list(
-    path: str,
-    suffix: str,
-    config_path: str,
-    config: IniSections,
-    device_flag: str | None,
-    env: Mapping[str, str],
-    now: datetime,
-    messages: _Messages,
-) -> int:
+def _list(args: argparse.Namespace, path: str, *, env: Mapping[str, str], now: datetime, messages: _Messages) -> int:
     """One line per profile pair: where its long-term keys are, its device, its session, its role."""
-    text = read_text(path)
-    sections: IniSections = parse_ini(text, path) if text is not None else {}
+    suffix = args.long_term_suffix
+    config_path, config = _read_config(env, messages)
+    sections = parse_ini(read_text(path) or "", path)
     # Each pair's short name (one `-p NAME` takes) and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
     pairs = {
@@ -2807,8 +2750,7 @@ def _list(
     }
     for name, section_name in config_profiles(config).items():
         short = _short_name(name, suffix)
-        values = config[section_name]
-        if short and values.get("credential_process") and not keys_in_file(sections.get(name)):
+        if short and config[section_name].get("credential_process") and not keys_in_file(sections.get(name)):
             pairs[short] = f"credential_process of [{section_name}] in {config_path}"
     if not pairs:
         messages.say(
@@ -2818,18 +2760,16 @@ def _list(
     for short_name, keys in pairs.items():
         profiles = Profiles(short_name, short_name + suffix)
         session = sections.get(short_name)
-        device = mfa_device(profiles, explicit=device_flag, env=env, config=config, credentials=sections)
+        device = mfa_device(profiles, explicit=args.given.get("device"), env=env, config=config, credentials=sections)
         state, _ = _session_state(session, now)
-        role = (session or {}).get(ROLE_KEY)
+        role = f"; role {session[ROLE_KEY]}" if session and session.get(ROLE_KEY) else ""
         if device is None:
             shown = "not set (asked of IAM)"
         elif DEVICE_RE.fullmatch(device.value):
             shown = device.value
         else:
             shown = f"malformed ({device.origin})"
-        line = f"{short_name}: keys in {keys}; device {shown}; session {state or 'none'}" + (
-            f"; role {role}" if role else ""
-        )
+        line = f"{short_name}: keys in {keys}; device {shown}; session {state or 'none'}{role}"
         # Names and values come from files: no line break or escape sequence reaches the terminal.
         _emit("".join(c if c.isprintable() else repr(c)[1:-1] for c in line) + "\n")
     return 0
@@ -2875,11 +2815,8 @@ def _short_name(long_name: str, suffix: str) -> str | None:
 
 
 def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, IniSections]:
-    """The config file's path and sections (none if it does not exist).
-
-    As botocore does, an empty AWS_CONFIG_FILE means no config file, and one that cannot be
-    read is taken as absent (said here, as botocore does not).
-    """
+    """The config file's path and sections: none for a missing file or an empty AWS_CONFIG_FILE, as for
+    botocore, nor for an unreadable one (said here, as botocore does not)."""
     path = _expand(env.get("AWS_CONFIG_FILE", "~/.aws/config"))
     if not path:
         return "the config file (none: AWS_CONFIG_FILE is empty)", {}
@@ -2890,34 +2827,30 @@ def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, IniS
         messages.warn(f"{path} is not a regular file; going on without it, as the AWS CLI does")
         return path, {}
     try:
-        text = read_text(path)
+        return path, parse_ini(read_text(path) or "", path)
     except _Unreadable as error:
         messages.warn(f"{error}; going on without it, as the AWS CLI does")
         return path, {}
-    return path, parse_ini(text, path) if text is not None else {}
 
 
-def _refuse_nested_run(env: Mapping[str, str]) -> None:
+def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if env.get(HELPER_VARIABLE):
         pid = env[HELPER_VARIABLE].partition(":")[0]
         raise AwsMfaError(
             f"this run was started by a helper program of aws-mfa (PID {pid}) and would start the next without "
             "end: a key program or OTP command must not run aws-mfa"
         )
-
-
-def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    _refuse_nested_run(env)
     output_mode = args.env or args.credential_process
     if sys.stdout is None and (output_mode or args.status or args.dry_run or args.list):
         raise AwsMfaError("standard output is closed, so there is nowhere to print to")
     messages = _Messages(0 if args.quiet else 2 if args.verbose else 1, to_terminal=args.credential_process)
+    # A program reads --env's or --credential-process's output: the line about the session is for -v.
+    said = 2 if output_mode else 1
     profile = args.profile
     path = _expand(args.credentials_path)
     now = datetime.now(timezone.utc)
     if args.list:
-        config_path, config = _read_config(env, messages)
-        return _list(path, args.long_term_suffix, config_path, config, args.device, env, now, messages)
+        return _list(args, path, env=env, now=now, messages=messages)
     if args.clear:
         return _clear(path, profile, messages, args.long_term_suffix)
     text = read_text(path)
@@ -2941,9 +2874,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     kept = None if args.force else still_valid(sections.get(profile), settings.assume_role, settings.min_remaining, now)
     if kept and not args.dry_run:
         # The skip path: no boto, no helper.
-        messages.say(
-            f"[{profile}] is still {_valid_until(kept.expiration, now)}; --force refreshes", 2 if output_mode else 1
-        )
+        messages.say(f"[{profile}] is still {_valid_until(kept.expiration, now)}; --force refreshes", said)
         session = kept
     else:
         plan = _make_plan(
@@ -2954,7 +2885,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 0
         with _signals_stop_the_run():
             session = _refresh(plan, env, messages)
-        messages.say(f"[{profile}] is valid until {format_local(session.expiration)}", 2 if output_mode else 1)
+        messages.say(f"[{profile}] is valid until {format_local(session.expiration)}", said)
     if args.env:
         _emit(env_lines(session))
     elif args.credential_process:
@@ -2981,12 +2912,8 @@ def _attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) ->
 
 
 def _parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """parser.parse_args, with --help and --version printed as all output is: a failure is an error.
-
-    argparse ignores an error writing them, and leaves the rest in stdout's buffer, for the
-    interpreter's exit to fail on: a full disk or a closed pipe was exit 0 with nothing
-    printed (PYTHONUNBUFFERED=1), or exit 120 with Python's "Exception ignored" text.
-    """
+    """parser.parse_args, with --help and --version printed as all output is: argparse ignores a failure to
+    write them (a full disk, a closed pipe), which was exit 0 with nothing printed, or exit 120."""
     import io
 
     printed = io.StringIO()
@@ -3060,12 +2987,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # An SDK runs a credential_process with its own environment, unchanged: an AWS_PROFILE
         # there chose the SDK's profile (the one naming us, or any other the shell exported),
         # which is not the profile to write, and need not even be a usable one.
-        variables = ("AWS_MFA_PROFILE",) if args.credential_process else ("AWS_MFA_PROFILE", "AWS_PROFILE")
-        named = next((variable for variable in variables if env.get(variable)), None)
+        aws_profile = None if args.credential_process else env.get("AWS_PROFILE")
         try:
-            args.profile = profile_name(env[named]) if named else DEFAULT_PROFILE
+            args.profile = profile_name(aws_profile) if aws_profile else DEFAULT_PROFILE
         except argparse.ArgumentTypeError as error:
-            parser.error(f"{named}: {error}")
+            parser.error(f"AWS_PROFILE: {error}")
     if not args.credentials_path:
         # botocore takes an empty AWS_SHARED_CREDENTIALS_FILE for no credentials file: a session
         # written anywhere would go unseen by the SDKs.
@@ -3075,12 +3001,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         code = _run(args, env)
-    except UsageError as error:
-        _tell(f"aws-mfa: error: {error}")
-        code = 2
     except AwsMfaError as error:
         _tell(f"aws-mfa: error: {error}")
-        code = 1
+        code = 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:
         _tell("aws-mfa: interrupted")
         return 130
@@ -3093,11 +3016,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cli() -> None:
-    """The console script: main(), then the one place that decides how the process ends.
-
-    Every `finally` of the run is done by then, and aws-mfa's threads are daemons. Paths that
-    never load botocore (skip, --status, --help, --version) end as usual.
-    """
+    """The console script: main(), then the one place that decides how the process ends (every `finally` of
+    the run is done by then, and aws-mfa's threads are daemons)."""
     # PERF: the interpreter's teardown would free botocore's objects one by one before the OS
     # takes the memory anyway: the atexit handlers (coverage saves its data there), a flush and
     # os._exit save about 65 ms (make bench, 2026-12-05: "teardown: refresh --code" 2 ms against

@@ -919,13 +919,30 @@ def test_undecodable_device_from_the_environment(
     monkeypatch.setenv("AWS_MFA_DEVICE", "arn:aws:iam::123456789012:mfa/\udcff")
     RELIABILITY["tracebacks"] += 1
 
+    # A usage error naming the variable, as for a bad value of any other variable (it was exit 1).
+    assert usage_error(capsys, "--code", "123456") == (
+        "aws-mfa: error: AWS_MFA_DEVICE: 'arn:aws:iam::123456789012:mfa/\\udcff' is not an MFA device ARN or serial "
+        "number"
+    )
+    assert stub.requests == []
+
+
+def test_malformed_device_in_the_file_is_refused_before_any_request(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The flag's and the variable's values are usage errors; one from a file is refused as the run starts.
+    content = LONG_TERM.replace(f"aws_mfa_device = {DEVICE}", "aws_mfa_device = my phone")
+    home.credentials.write_text(content)
+    RELIABILITY["hostile inputs"] += 1
+
     assert run(capsys, "--code", "123456") == (
         1,
         "",
-        "aws-mfa: error: the MFA device 'arn:aws:iam::123456789012:mfa/\\udcff' (AWS_MFA_DEVICE) is not an MFA "
-        "device ARN or serial number\n",
+        "aws-mfa: error: the MFA device 'my phone' (aws_mfa_device in [default-long-term]) is not an MFA device ARN "
+        "or serial number\n",
     )
     assert stub.requests == []
+    assert home.credentials.read_text() == content
 
 
 # --- streams -------------------------------------------------------------------------------

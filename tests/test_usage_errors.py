@@ -67,6 +67,28 @@ BAD_VARIABLES = [
         id="suffix",
     ),
     pytest.param("AWS_MFA_PROFILE", "a]b", "'a]b' is not a usable profile name", "-p", "work", id="profile"),
+    pytest.param(
+        "AWS_MFA_DEVICE",
+        "bob",
+        "'bob' is not an MFA device ARN or serial number",
+        "--device",
+        "GAHT12345678",
+        id="device",
+    ),
+    pytest.param(
+        "AWS_MFA_UPDATER_OP_ITEM_NAME",
+        "AWS\nprod",
+        "'AWS\\nprod' is not a one-line value",
+        "--op-item-name",
+        "AWS prod",
+        id="op-item-name",
+    ),
+    pytest.param(
+        "AWS_MFA_UPDATER_OP_ITEM_NAME", "  ", "'  ' is not a one-line value", "--op-item-name", "AWS", id="blank"
+    ),
+    pytest.param(
+        "AWS_MFA_UPDATER_OP_ACCOUNT", "a\nb", "'a\\nb' is not a one-line value", "--op-account", "my", id="op-account"
+    ),
 ]
 
 
@@ -97,6 +119,30 @@ def test_a_bad_value_in_a_variable_names_the_variable(
     code = aws_mfa.main(["--status", flag, *([good] if good else [])])
     assert code == 1
     assert "error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        pytest.param("--op-item-name", "AWS\nprod", id="op-item-name"),
+        pytest.param("--op-item-name", " ", id="blank"),
+        pytest.param("--op-account", "a\nb", id="op-account"),
+    ],
+)
+def test_a_bad_1password_flag_is_a_usage_error_too(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    home.credentials.write_text(LONG_TERM)
+
+    with pytest.raises(SystemExit) as exit_info:
+        aws_mfa.main(["--op-item-name", "AWS", flag, value, "-t", "123456"])
+
+    out, err = capsys.readouterr()
+    assert (exit_info.value.code, out) == (2, "")
+    assert err.startswith("usage: aws-mfa ")
+    assert err.endswith(f"aws-mfa: error: argument {flag}: {value!r} is not a one-line value\n")
+    assert stub.requests == []
+    assert home.credentials.read_text() == LONG_TERM
 
 
 # --- 20: --min-remaining >= --duration is said, with where each came from ----------------------
