@@ -449,17 +449,30 @@ def split_lines(text: str) -> list[str]:
 class Sections(Mapping[str, Mapping[str, str]]):
     """The sections as botocore reads them, [DEFAULT] under its name.
 
-    Each is configparser's own view of the section, which looks a key up in the section and
-    then in [DEFAULT] when it is asked for. A copy of each section would copy every key of
-    [DEFAULT] into it: --list, which reads every section, took close to a minute on a 350 KB
-    file with many of both (and the skip path must not build 20,000 dictionaries either).
+    Each is configparser's view of the section, which looks a key up in [DEFAULT] when the section
+    lacks it: a copy of each would copy [DEFAULT] into it, close to a minute for --list on a 350 KB
+    file with many of both.
     """
 
-    def __init__(self, parser: configparser.RawConfigParser) -> None:
+    def __init__(self, parser: configparser.RawConfigParser, text: str) -> None:
         self._parser = parser
+        self._text = text
+
+    @functools.cached_property
+    def own(self) -> dict[str, dict[str, str]]:
+        """Each section's own keys and values, [DEFAULT]'s under its name, none inherited: linear in the file."""
+        own: dict[str, dict[str, str]] = {}
+        for info in _classify(split_lines(self._text)):
+            if info.section is not None:
+                keys = own.setdefault(info.section, {})
+                if info.kind == "option" and info.key is not None:
+                    keys[info.key] = self[info.section][info.key]
+        return own
 
     def __getitem__(self, name: str) -> Mapping[str, str]:
-        if (name == configparser.DEFAULTSECT and self._parser.defaults()) or self._parser.has_section(name):
+        if name == configparser.DEFAULTSECT and self._parser.defaults():
+            return self._parser.defaults()
+        if self._parser.has_section(name):
             return self._parser[name]
         raise KeyError(name)
 
@@ -490,33 +503,25 @@ def parse_ini(text: str, path: str) -> Sections:
         parser.read_string(normalized)
     except configparser.Error as error:
         raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
+    sections = Sections(parser, normalized)
     if SPACE_RUN_RE.search(normalized):
         _refuse_slow_keys(normalized, path)
     # Only an option line with nothing after its delimiter can start a nested value: look for that first.
     if EMPTY_VALUE_RE.search(normalized):
-        _refuse_unnested_lines(parser, normalized, path)
-    return Sections(parser)
+        _refuse_unnested_lines(sections.own, path)
+    return sections
 
 
-def _refuse_unnested_lines(parser: configparser.RawConfigParser, text: str, path: str) -> None:
+def _refuse_unnested_lines(own: dict[str, dict[str, str]], path: str) -> None:
     """botocore reads a value whose first line is empty as nested `key = value` lines (the
-    s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "=".
-
-    Each option line is looked at once, in the section it is written in: going through
-    every section's items would go through [DEFAULT]'s keys once per section, which takes
-    close to a minute on a 200 KB file with many of both.
-    """
-    defaults = parser.defaults()
-    for info in _classify(split_lines(text)):
-        if info.kind != "option" or info.section is None or info.key is None:
-            continue
-        in_default = info.section == configparser.DEFAULTSECT
-        value = defaults[info.key] if in_default else parser.get(info.section, info.key)
-        if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
-            raise AwsMfaError(
-                f"{path}: [{info.section}] {info.key}: an indented line below it has no '=' (botocore reads such "
-                "lines as nested keys); fix the file, nothing was written"
-            )
+    s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "="."""
+    for name, keys in own.items():
+        for key, value in keys.items():
+            if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
+                raise AwsMfaError(
+                    f"{path}: [{name}] {key}: an indented line below it has no '=' (botocore reads such "
+                    "lines as nested keys); fix the file, nothing was written"
+                )
 
 
 def _refuse_slow_keys(text: str, path: str) -> None:
@@ -622,30 +627,36 @@ def splice_section(text: str, section: str, values: Mapping[str, str | None]) ->
     return "".join(out)
 
 
-def verify_splice(
-    before: IniSections, new_text: str, section: str, values: Mapping[str, str | None], path: str
-) -> None:
+def verify_splice(before: Sections, new_text: str, section: str, values: Mapping[str, str | None], path: str) -> None:
     """The composed text must read back as the old sections plus exactly the new values."""
-    expected = {name: dict(items) for name, items in before.items()}
-    # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
-    target = expected.setdefault(section, dict(before.get(configparser.DEFAULTSECT, {})))
-    for key, value in values.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = value
-    verify_text(expected, new_text, f"[{section}]", path)
-
-
-def verify_text(expected: IniSections, new_text: str, around: str, path: str) -> None:
-    """The composed text must read back as exactly the expected sections, else nothing is written."""
-    try:
-        after: IniSections = parse_ini(new_text, path)
-    except AwsMfaError:
-        after = {}
-    if dict(after) != expected:
+    defaults = before.get(configparser.DEFAULTSECT, {})
+    inherited = [key for key, value in values.items() if value is None and key in defaults]
+    if inherited:
         raise AwsMfaError(
-            f"{path}: the updated file would not read back as expected around {around} "
+            f"[DEFAULT] in {path} sets {' and '.join(inherited)}, which every section inherits, so removing it from "
+            f"[{section}] changes nothing; move it into the sections that need it (nothing was written)"
+        )
+    # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
+    target = {**before.get(section, defaults), **values}
+    changed = {section: {key: value for key, value in target.items() if value is not None}}
+    verify_text(before, new_text, changed=changed, path=path)
+
+
+def verify_text(before: Sections, new_text: str, *, changed: Mapping[str, Mapping[str, str]], path: str) -> None:
+    """new_text must read back as the old sections but for the changed ones, which must read back as given.
+
+    Only the changed sections are compared with what they inherit: comparing all would compare
+    [DEFAULT] once per section, minutes for a file with many of both.
+    """
+    expected = {**before.own, **changed}
+    try:
+        after = parse_ini(new_text, path)
+        read = {**after.own, **{name: dict(after[name]) for name in changed if name in after}}
+    except AwsMfaError:
+        read = {}
+    if read != expected:
+        raise AwsMfaError(
+            f"{path}: the updated file would not read back as expected around [{next(iter(changed))}] "
             "(unusual indentation or [DEFAULT] keys?); nothing was written"
         )
 
@@ -861,17 +872,15 @@ def move_keys(text: str, profiles: Profiles, *, device: str | None) -> str:
 
 
 def moved_sections(before: IniSections, profiles: Profiles, *, device: str | None) -> dict[str, dict[str, str]]:
-    """The sections move_keys' text must read back as."""
+    """The two sections move_keys' text must read back as, [long] first."""
     short_name, long_name = profiles
-    expected = {name: dict(items) for name, items in before.items()}
-    short_term = expected[short_name]
+    short_term = dict(before[short_name])
     # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
     long_term = {
         **before.get(long_name, before.get(configparser.DEFAULTSECT, {})),
         **{key: short_term.pop(key) for key in KEY_NAMES},
     }
-    expected[long_name] = {**long_term, **({"aws_mfa_device": device} if device else {})}
-    return expected
+    return {long_name: {**long_term, **({"aws_mfa_device": device} if device else {})}, short_name: short_term}
 
 
 def mask_secrets(text: str) -> list[str]:
@@ -2562,7 +2571,7 @@ def _start_keys(plan: Plan, messages: _Messages) -> Callable[[], LongTermKeys]:
     return lambda: answer(None)
 
 
-def spliced(current: str, fresh: IniSections, section: str, values: Mapping[str, str | None], path: str) -> str:
+def spliced(current: str, fresh: Sections, section: str, values: Mapping[str, str | None], path: str) -> str:
     """The file's text with one section's keys set or removed, checked by reading it back."""
     new_text = splice_section(current, section, values)
     verify_splice(fresh, new_text, section, values, path)
@@ -2780,7 +2789,7 @@ def _setup_text(
     if keys_to_move(profiles, fresh, config=config, path=path) != keys:
         raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
     new_text = move_keys(current, profiles, device=device)
-    verify_text(moved_sections(fresh, profiles, device=device), new_text, f"[{profiles.long}]", path)
+    verify_text(fresh, new_text, changed=moved_sections(fresh, profiles, device=device), path=path)
     return new_text
 
 
