@@ -163,34 +163,31 @@ class Source(NamedTuple):
 
 
 class Setting(NamedTuple):
-    """A setting with several sources: its flag, its environment variable, keys of the config file."""
+    """A setting with several sources: --DEST, its environment variable, aws_mfa_DEST in the config file."""
 
     dest: str  # the argparse dest
-    flag: str
     variable: str
-    keys: tuple[str, ...]  # in the config file's profile sections, first found wins
     default: str  # what applies when none is set, for --dry-run -v
+    alias: tuple[str, ...] = ()  # config keys read after aws_mfa_DEST
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.dest.replace("_", "-")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (f"aws_mfa_{self.dest}", *self.alias)
 
 
 # The order matters only for --dry-run -v, which lists them in it.
 SETTINGS = (
-    Setting(
-        "duration",
-        "--duration",
-        "AWS_SESSION_DURATION",
-        ("aws_mfa_duration",),
-        f"{DEFAULT_DURATION}, {ROLE_DURATION} with a role",
-    ),
-    Setting(
-        "min_remaining", "--min-remaining", "AWS_MFA_MIN_REMAINING", ("aws_mfa_min_remaining",), DEFAULT_MIN_REMAINING
-    ),
-    Setting("assume_role", "--assume-role", "AWS_MFA_ASSUME_ROLE", ("aws_mfa_assume_role",), "none"),
+    Setting("duration", "AWS_SESSION_DURATION", f"{DEFAULT_DURATION}, {ROLE_DURATION} with a role"),
+    Setting("min_remaining", "AWS_MFA_MIN_REMAINING", DEFAULT_MIN_REMAINING),
+    Setting("assume_role", "AWS_MFA_ASSUME_ROLE", "none"),
     # mfa_process is aws-vault's name for the same thing: its users' config files work as they are.
-    Setting("otp_command", "--otp-command", "AWS_MFA_OTP_COMMAND", ("aws_mfa_otp_command", "mfa_process"), "none"),
-    Setting("op_item_name", "--op-item-name", "AWS_MFA_UPDATER_OP_ITEM_NAME", ("aws_mfa_op_item_name",), "none"),
-    Setting(
-        "op_account", "--op-account", "AWS_MFA_UPDATER_OP_ACCOUNT", ("aws_mfa_op_account",), "op's default account"
-    ),
+    Setting("otp_command", "AWS_MFA_OTP_COMMAND", "none", ("mfa_process",)),
+    Setting("op_item_name", "AWS_MFA_UPDATER_OP_ITEM_NAME", "none"),
+    Setting("op_account", "AWS_MFA_UPDATER_OP_ACCOUNT", "op's default account"),
 )
 
 
@@ -301,30 +298,25 @@ def long_term_suffix(text: str) -> str:
     return text
 
 
-def split_command(text: str) -> list[str]:
-    """A command line split as a shell would, to be run without one; ValueError if it is none."""
+def command_words(text: str) -> list[str]:
+    """A command line split as a shell would, to be run without one; argparse.ArgumentTypeError if it is none."""
     import shlex  # only when a command is set
 
-    words = shlex.split(text)
-    if not words:
-        raise ValueError("it is empty")
-    return words
-
-
-def command_words(text: str) -> list[str]:
-    """A command line's words; argparse.ArgumentTypeError if it does not split into any."""
     try:
-        return split_command(text)
+        words = shlex.split(text)
     except ValueError as error:
         # Not the text itself: an OTP command's arguments may hold a TOTP seed (oathtool -b SEED).
         raise argparse.ArgumentTypeError(f"not a command line: {str(error).lower()}") from None
+    if not words:
+        raise argparse.ArgumentTypeError("not a command line: it is empty")
+    return words
 
 
 def shown_command(text: str) -> str:
     """An OTP command as messages show it: the program only, as its arguments may hold a TOTP seed."""
     try:
-        return f"{split_command(text)[0]} ..."
-    except ValueError:  # a value overruled by a flag is not checked, and may not split
+        return f"{command_words(text)[0]} ..."
+    except argparse.ArgumentTypeError:  # a value overruled by a flag is not checked, and may not split
         return "(not a command line)"
 
 
@@ -714,15 +706,15 @@ def long_term_kind(section: Mapping[str, str] | None) -> str:
 
 def key_program(config: IniSections, long_name: str) -> Helper | None:
     """The credential_process of the config file's long-term profile, if it has one."""
-    found = profile_sections(long_name, config)
-    command = config[found[0]].get("credential_process") if found else None
+    section = config_profiles(config).get(long_name)
+    command = config[section].get("credential_process") if section is not None else None
     if not command:
         return None
-    what = f"credential_process of [{found[0]}]"
+    what = f"credential_process of [{section}]"
     try:
-        return Helper(split_command(command), what)
-    except ValueError as error:
-        raise AwsMfaError(f"{what} is not a command line: {str(error).lower()}") from None
+        return Helper(command_words(command), what)
+    except argparse.ArgumentTypeError as error:
+        raise AwsMfaError(f"{what} is {error}") from None
 
 
 def long_term_source(
@@ -790,20 +782,27 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
     short_name, long_name = profiles
     short_term = sections.get(short_name, {})
     long_term = sections.get(long_name, {})
-    in_long_term = any(key in long_term for key in KEY_NAMES)
-    if in_long_term or key_program(config, long_name):
-        if in_long_term:
-            keys = _complete_long_term_keys(profiles, sections, path=path)
-            if long_term_kind(short_term):
-                copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
-                if copy != keys:
-                    raise AwsMfaError(
-                        f"[{short_name}] and [{long_name}] in {path} hold different long-term keys, and a refresh "
-                        f"replaces only a copy of [{long_name}]'s; keep the key you use in [{long_name}] and move "
-                        f"the other's lines into a section of their own (e.g. [{short_name}-old]), then run aws-mfa"
-                    )
+    in_short_term = long_term_kind(short_term)
+    if any(key in long_term for key in KEY_NAMES):
+        try:
+            keys = long_term_keys(sections, long_name, path)
+        except AwsMfaError as error:
+            if not in_short_term:
+                raise
+            raise AwsMfaError(
+                f"{error}. [{short_name}] holds a long-term key: if [{long_name}] is meant to hold that one, give it "
+                "both its lines, then run aws-mfa"
+            ) from None
+        if in_short_term and (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key")) != keys:
+            raise AwsMfaError(
+                f"[{short_name}] and [{long_name}] in {path} hold different long-term keys, and a refresh "
+                f"replaces only a copy of [{long_name}]'s; keep the key you use in [{long_name}] and move "
+                f"the other's lines into a section of their own (e.g. [{short_name}-old]), then run aws-mfa"
+            )
         return None
-    if not long_term_kind(short_term):
+    if key_program(config, long_name):
+        return None
+    if not in_short_term:
         add = (
             f"Add 'aws_access_key_id = AKIA...' and 'aws_secret_access_key = ...' to [{long_name}] in {path}"
             if long_name in sections
@@ -823,20 +822,6 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
     # A token left beside the key (`aws configure` over an old session) stays; a refresh replaces it.
     keys_only = {key: value for key, value in short_term.items() if key not in SESSION_TOKEN_KEYS}
     return long_term_keys({short_name: keys_only}, short_name, path)
-
-
-def _complete_long_term_keys(profiles: Profiles, sections: IniSections, *, path: str) -> LongTermKeys:
-    """[long]'s keys as a refresh takes them; refused as it would refuse them, naming [short]'s key."""
-    short_name, long_name = profiles
-    try:
-        return long_term_keys(sections, long_name, path)
-    except AwsMfaError as error:
-        if not long_term_kind(sections.get(short_name)):
-            raise
-        raise AwsMfaError(
-            f"{error}. [{short_name}] holds a long-term key: if [{long_name}] is meant to hold that one, give it "
-            "both its lines, then run aws-mfa"
-        ) from None
 
 
 def move_keys(text: str, profiles: Profiles, *, device: str | None) -> str:
@@ -909,17 +894,11 @@ def session_values(credentials: SessionCredentials, role: str | None) -> dict[st
     }
 
 
-def profile_sections(name: str, config: IniSections) -> tuple[str, ...]:
-    """The config file's section for a profile, the one botocore reads; none if it has none."""
-    section = config_profiles(config).get(name)
-    return (section,) if section is not None else ()
-
-
 def config_header(name: str, config: IniSections) -> str:
     """The header of a profile's config section, as it is in the file or as it would be written."""
     import shlex  # only for a message
 
-    return next(iter(profile_sections(name, config)), f"profile {shlex.quote(name)}")
+    return config_profiles(config).get(name, f"profile {shlex.quote(name)}")
 
 
 # The config object last looked up and its profiles: some 20 look-ups a run, each would read every header.
@@ -976,11 +955,10 @@ def resolve_setting(
     if env.get(setting.variable):
         return Source(env[setting.variable], setting.variable, ENVIRONMENT)
     for name in profiles:
-        for section in profile_sections(name, config):
-            for key in setting.keys:
-                value = config.get(section, {}).get(key)
-                if value is not None:
-                    return Source(value, f"{key} in [{section}] of {path}", FILE)
+        section = config_profiles(config).get(name)
+        for key in setting.keys:
+            if section is not None and config[section].get(key) is not None:
+                return Source(config[section][key], f"{key} in [{section}] of {path}", FILE)
     return None
 
 
@@ -1053,34 +1031,22 @@ def resolve_settings(
 def configured_region(
     profiles: Profiles, *, explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections
 ) -> Source | None:
-    """The region from the flag, the environment or the files, in botocore's order; None if unset.
-
-    Checked here: botocore's own check lets a trailing line break through (its pattern ends in
-    `$`), and the signed request then fails with the request's headers in the message.
-    """
-    region = _configured_region(profiles, explicit=explicit, env=env, config=config, credentials=credentials)
+    """The region from the flag, the environment or the files, in botocore's order; None if unset."""
+    found = [Source(explicit, "--region", FLAG)] if explicit else []
+    found += [Source(env[name], name, ENVIRONMENT) for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(name)]
+    for name in (profiles.long, profiles.short):
+        section = config_profiles(config).get(name)
+        # botocore lets the credentials file's values win over the config file's.
+        if credentials.get(name, {}).get("region"):
+            found.append(Source(credentials[name]["region"], f"credentials [{name}]", FILE))
+        if section is not None and config[section].get("region"):
+            found.append(Source(config[section]["region"], f"config [{section}]", FILE))
+    region = found[0] if found else None
+    # botocore's own check lets a trailing line break through (its pattern ends in `$`), and the
+    # signed request then fails with the request's headers in the message.
     if region and not re.fullmatch(r"[a-z0-9-]+", region.value):
         raise AwsMfaError(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
     return region
-
-
-def _configured_region(
-    profiles: Profiles, *, explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections
-) -> Source | None:
-    """The region from the flag, the environment or the files, in botocore's order; None if unset."""
-    if explicit:
-        return Source(explicit, "--region", FLAG)
-    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        if env.get(variable):
-            return Source(env[variable], variable, ENVIRONMENT)
-    for name in (profiles.long, profiles.short):
-        # botocore lets the credentials file's values win over the config file's.
-        if credentials.get(name, {}).get("region"):
-            return Source(credentials[name]["region"], f"credentials [{name}]", FILE)
-        for section in profile_sections(name, config):
-            if config.get(section, {}).get("region"):
-                return Source(config[section]["region"], f"config [{section}]", FILE)
-    return None
 
 
 def mfa_device(
@@ -1092,20 +1058,15 @@ def mfa_device(
         return Source(explicit, "--device", FLAG)
     if env.get("AWS_MFA_DEVICE"):
         return Source(env["AWS_MFA_DEVICE"], "AWS_MFA_DEVICE", ENVIRONMENT)
-    long_term = credentials.get(long_name, {})
-    for key in ("aws_mfa_device", "mfa_serial"):
-        if long_term.get(key):
-            return Source(long_term[key], f"{key} in [{long_name}]", FILE)
     for name in (long_name, short_name):
         # botocore reads a credentials section as part of the profile of its name, over the config
         # file's; before --setup, [short_name] is where `aws configure` left the keys and the device.
-        recorded = credentials.get(name, {}) if name == short_name else {}
         for key in ("aws_mfa_device", "mfa_serial"):
-            if recorded.get(key):
-                return Source(recorded[key], f"{key} in [{name}]", FILE)
-        for section in profile_sections(name, config):
-            if config.get(section, {}).get("mfa_serial"):
-                return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]", FILE)
+            if credentials.get(name, {}).get(key):
+                return Source(credentials[name][key], f"{key} in [{name}]", FILE)
+        section = config_profiles(config).get(name)
+        if section is not None and config[section].get("mfa_serial"):
+            return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]", FILE)
     return None
 
 
@@ -2904,7 +2865,7 @@ def _warn_of_unread_settings(
     ignored = env.get("AWS_PROFILE")
     if args.credential_process and "profile" not in args.given and ignored and ignored != profiles.short:
         other = ignored + args.long_term_suffix
-        if other in sections or profile_sections(other, config):
+        if other in sections or other in config_profiles(config):
             messages.warn(
                 f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK passes its "
                 f"environment on, where AWS_PROFILE names the SDK's profile); this is [{profiles.short}]; "
