@@ -115,8 +115,7 @@ OP_SOURCE = "1Password"
 KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key")
 SECRET_NAMES = ("aws_secret_access_key", "aws_session_token", "aws_security_token")
 SESSION_TOKEN_KEYS = ("aws_session_token", "aws_security_token")
-SESSION_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token", "expiration")
-CLEARED_KEYS = (*SESSION_KEYS, ROLE_KEY)
+CLEARED_KEYS = (*KEY_NAMES, *SESSION_TOKEN_KEYS, "expiration", ROLE_KEY)
 # STS answers with its own clock's Date; a machine clock further off than this is named.
 CLOCK_SKEW_LIMIT = 30.0
 SIGNATURE_SKEW_LIMIT = 300.0  # STS refuses a request signed more than 5 minutes off its clock
@@ -263,13 +262,8 @@ def code_argument(text: str) -> str:
 
 def _unusable_in_header(text: str) -> bool:
     """True for text that cannot stand inside a [section] header as written and read back."""
-    if not text.strip() or text != text.strip() or any(c in text for c in "[]\r\n"):
-        return True
-    try:
-        text.encode("utf-8")  # undecodable bytes from the command line arrive as surrogates
-    except UnicodeEncodeError:
-        return True
-    return False
+    # Undecodable bytes from the command line arrive as surrogates, which cannot be written as UTF-8.
+    return not text.strip() or text != text.strip() or any(c in "[]\r\n" or "\ud800" <= c <= "\udfff" for c in text)
 
 
 def parse_text(text: str) -> str:
@@ -439,12 +433,8 @@ def split_lines(text: str) -> list[str]:
 
 
 class Sections(Mapping[str, Mapping[str, str]]):
-    """The sections as botocore reads them, [DEFAULT] under its name.
-
-    Each is configparser's view of the section, which looks a key up in [DEFAULT] when the section
-    lacks it: a copy of each would copy [DEFAULT] into it, close to a minute for --list on a 350 KB
-    file with many of both.
-    """
+    """The sections as botocore reads them, [DEFAULT] under its name, each configparser's view of it: a copy
+    of each would copy [DEFAULT] into it, close to a minute for --list on a 350 KB file with many of both."""
 
     def __init__(self, parser: configparser.RawConfigParser, text: str) -> None:
         self._parser = parser
@@ -478,11 +468,8 @@ class Sections(Mapping[str, Mapping[str, str]]):
 
 
 class _Parser(configparser.RawConfigParser):
-    """RawConfigParser, reading every file exactly as botocore's does, in linear time.
-
-    configparser's option pattern backtracks over a run of spaces inside a key (`x`, 40,000
-    spaces and `y` take 17 s); up to the first delimiter finds the same key and value in one pass.
-    """
+    """RawConfigParser reading as botocore's does, in linear time: configparser's option pattern backtracks
+    over a run of spaces inside a key (`x`, 40,000 spaces and `y`: 17 s); up to the first delimiter is one pass."""
 
     OPTCRE = re.compile(r"(?P<option>[^=:]*)(?P<vi>[=:])\s*(?P<value>.*)$")
 
@@ -498,27 +485,22 @@ def parse_ini(text: str, path: str) -> Sections:
     sections = Sections(parser, normalized)
     if SPACE_RUN_RE.search(normalized):
         _refuse_slow_keys(normalized, path)
-    # Only an option line with nothing after its delimiter can start a nested value: look for that first.
+    # botocore reads a value whose first line is empty as nested `key = value` lines (the s3 = /
+    # max_concurrent_requests = 10 form) and rejects the file when one has no "=". Only an option line
+    # with nothing after its delimiter can start one: look for that first.
     if EMPTY_VALUE_RE.search(normalized):
-        _refuse_unnested_lines(sections.own, path)
+        for name, keys in sections.own.items():
+            for key, value in keys.items():
+                if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
+                    raise AwsMfaError(
+                        f"{path}: [{name}] {key}: an indented line below it has no '=' (botocore reads such "
+                        "lines as nested keys); fix the file, nothing was written"
+                    )
     return sections
 
 
-def _refuse_unnested_lines(own: dict[str, dict[str, str]], path: str) -> None:
-    """botocore reads a value whose first line is empty as nested `key = value` lines (the
-    s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "="."""
-    for name, keys in own.items():
-        for key, value in keys.items():
-            if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
-                raise AwsMfaError(
-                    f"{path}: [{name}] {key}: an indented line below it has no '=' (botocore reads such "
-                    "lines as nested keys); fix the file, nothing was written"
-                )
-
-
 def _refuse_slow_keys(text: str, path: str) -> None:
-    """Refuse keys with a long run of spaces inside: botocore's own parser, which reads this file
-    during the refresh too, needs time quadratic in the run's length for them."""
+    """Refuse keys with a long run of spaces inside, which botocore's own parser reads in quadratic time."""
     lines = split_lines(text)
     for number, info in enumerate(_classify(lines), 1):
         if info.kind == "option" and info.key is not None and SPACE_RUN_RE.search(info.key):
@@ -635,11 +617,8 @@ def verify_splice(before: Sections, new_text: str, section: str, values: Mapping
 
 
 def verify_text(before: Sections, new_text: str, *, changed: Mapping[str, Mapping[str, str]], path: str) -> None:
-    """new_text must read back as the old sections but for the changed ones, which must read back as given.
-
-    Only the changed sections are compared with what they inherit: comparing all would compare
-    [DEFAULT] once per section, minutes for a file with many of both.
-    """
+    """new_text must read back as the old sections, but the changed ones as given: only these are compared with
+    what they inherit, as comparing all would compare [DEFAULT] once per section (minutes with many of both)."""
     expected = {**before.own, **changed}
     try:
         after = parse_ini(new_text, path)
@@ -683,16 +662,14 @@ def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
 
 
 def keys_in_file(section: Mapping[str, str] | None) -> bool:
-    """Whether the credentials file, not a program, supplies a profile's keys: as botocore decides,
-    by the presence of aws_access_key_id, even empty or without its secret (an error then)."""
+    """Whether the file, not a program, supplies the keys: botocore decides by aws_access_key_id, even empty."""
     return "aws_access_key_id" in (section or {})
 
 
 def long_term_kind(section: Mapping[str, str] | None) -> str:
     """How a section shows it holds long-term keys (an access key and no session token), for messages; or "".
 
-    An IAM user's key (AKIA...) is long-term even beside a token: `aws configure` run over an old
-    session leaves the token, and that secret cannot be had from AWS again.
+    An IAM user's key (AKIA...) is long-term even beside a token: `aws configure` over an old session leaves it.
     """
     section = section or {}
     key = section.get("aws_access_key_id")
@@ -774,11 +751,8 @@ def refuse_long_term_keys(sections: IniSections, name: str, path: str, *, unless
 
 
 def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSections, path: str) -> LongTermKeys | None:
-    """The long-term keys --setup moves out of [short]; None when [long] is already set up.
-
-    A [long] without keys (one holding only the device, say) receives them; one holding
-    part of a key is refused with what to complete, as the next refresh would refuse it.
-    """
+    """The long-term keys --setup moves out of [short]; None when [long] is already set up. A [long] without
+    keys receives them; one with part of a key is refused with what to complete, as a refresh would refuse it."""
     short_name, long_name = profiles
     short_term = sections.get(short_name, {})
     long_term = sections.get(long_name, {})
@@ -908,10 +882,9 @@ _profiles_seen: tuple[object, dict[str, str]] = (None, {})
 def config_profiles(config: IniSections) -> dict[str, str]:
     """Each profile of the config file and the section botocore reads it from.
 
-    botocore splits a header that starts with "profile" like a shell: [profile "my work"] is
-    profile `my work`, [profile  work] is `work`, and a header of other than two words is no
-    profile. Of two sections naming one profile ([default] and [profile default] too), it takes
-    the later one whole, and none of the other's keys.
+    botocore splits a header starting with "profile" like a shell ([profile "my work"] is `my work`), and
+    one of other than two words is no profile. Of two naming one profile ([default] and [profile default]
+    too), it takes the later one whole, none of the other's keys.
     """
     global _profiles_seen
     seen, profiles = _profiles_seen
