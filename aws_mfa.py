@@ -645,11 +645,10 @@ def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
         raise AwsMfaError(f"[{name}] in {path} lacks {' and '.join(missing)}; add the long-term key")
     access_key_id = section["aws_access_key_id"]
     secret = section["aws_secret_access_key"]
-    if "\n" in access_key_id or "\n" in secret:
+    continued = [key for key in KEY_NAMES if "\n" in section[key]]
+    if continued:
         raise AwsMfaError(
-            f"[{name}] in {path}: an indented line continues the value of "
-            f"{'aws_access_key_id' if chr(10) in access_key_id else 'aws_secret_access_key'}; "
-            "remove the indentation"
+            f"[{name}] in {path}: an indented line continues the value of {continued[0]}; remove the indentation"
         )
     if not ACCESS_KEY_RE.fullmatch(access_key_id) or any(c.isspace() for c in secret):
         raise AwsMfaError(f"[{name}] in {path}: the access key id or secret is malformed")
