@@ -484,7 +484,12 @@ def parse_ini(text: str, path: str) -> Sections:
         raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
     sections = Sections(parser, normalized)
     if SPACE_RUN_RE.search(normalized):
-        _refuse_slow_keys(normalized, path)
+        for number, info in enumerate(_classify(split_lines(normalized)), 1):
+            if info.kind == "option" and info.key is not None and SPACE_RUN_RE.search(info.key):
+                raise AwsMfaError(
+                    f"{path}: line {number}: a key with {SPACE_RUN} or more spaces in its name, which botocore "
+                    "takes minutes to read; fix the file, nothing was written"
+                )
     # botocore reads a value whose first line is empty as nested `key = value` lines (the s3 = /
     # max_concurrent_requests = 10 form) and rejects the file when one has no "=". Only an option line
     # with nothing after its delimiter can start one: look for that first.
@@ -497,17 +502,6 @@ def parse_ini(text: str, path: str) -> Sections:
                         "lines as nested keys); fix the file, nothing was written"
                     )
     return sections
-
-
-def _refuse_slow_keys(text: str, path: str) -> None:
-    """Refuse keys with a long run of spaces inside, which botocore's own parser reads in quadratic time."""
-    lines = split_lines(text)
-    for number, info in enumerate(_classify(lines), 1):
-        if info.kind == "option" and info.key is not None and SPACE_RUN_RE.search(info.key):
-            raise AwsMfaError(
-                f"{path}: line {number}: a key with {SPACE_RUN} or more spaces in its name, which botocore "
-                "takes minutes to read; fix the file, nothing was written"
-            )
 
 
 def _describe_parse_error(error: configparser.Error) -> str:
