@@ -377,8 +377,7 @@ def session_token(section: Mapping[str, str]) -> str | None:
 
 def session_in(section: Mapping[str, str] | None) -> SessionCredentials | None:
     """The complete session a short-term section holds, if any."""
-    if not section:
-        return None
+    section = section or {}
     expiration = parse_expiration(section.get("expiration"))
     token = session_token(section)
     if not (section.get("aws_access_key_id") and section.get("aws_secret_access_key") and token and expiration):
