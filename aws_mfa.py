@@ -661,7 +661,8 @@ def keys_in_file(section: Mapping[str, str] | None) -> bool:
 def long_term_kind(section: Mapping[str, str] | None) -> str:
     """How a section shows it holds long-term keys (an access key and no session token), for messages; or "".
 
-    An IAM user's key (AKIA...) is long-term even beside a token: `aws configure` over an old session leaves it.
+    An IAM user's key (AKIA...) is long-term even beside a token: `aws configure` run over an old
+    session leaves the token, and that secret cannot be had from AWS again.
     """
     section = section or {}
     key = section.get("aws_access_key_id")
