@@ -906,28 +906,6 @@ def _shell_words(text: str) -> list[str]:
         return []
 
 
-def resolve_setting(
-    setting: Setting,
-    profiles: Profiles,
-    *,
-    given: Mapping[str, object],
-    env: Mapping[str, str],
-    config: IniSections,
-    path: str,
-) -> Source | None:
-    """A setting's text and origin: the flag, else its variable, else the profiles' config sections."""
-    if setting.dest in given:
-        return Source(str(given[setting.dest]), setting.flag, FLAG)
-    if env.get(setting.variable):
-        return Source(env[setting.variable], setting.variable, ENVIRONMENT)
-    for name in profiles:
-        section = config_profiles(config).get(name)
-        for key in setting.keys:
-            if section is not None and config[section].get(key) is not None:
-                return Source(config[section][key], f"{key} in [{section}] of {path}", FILE)
-    return None
-
-
 def _checked(source: Source | None, parse: Callable[[str], T]) -> T | None:
     if source is None:
         return None
@@ -970,10 +948,21 @@ def resolve_settings(
     profiles: Profiles, *, given: Mapping[str, object], env: Mapping[str, str], config: IniSections, path: str
 ) -> Settings:
     """Every setting of SETTINGS, checked; a bad value names where it came from."""
-    origins = {
-        setting.dest: resolve_setting(setting, profiles, given=given, env=env, config=config, path=path)
-        for setting in SETTINGS
-    }
+    sections = [section for section in map(config_profiles(config).get, profiles) if section is not None]
+
+    def origin(setting: Setting) -> Source | None:
+        """The flag, else the environment variable, else the profiles' config sections."""
+        if setting.dest in given:
+            return Source(str(given[setting.dest]), setting.flag, FLAG)
+        if env.get(setting.variable):
+            return Source(env[setting.variable], setting.variable, ENVIRONMENT)
+        for section in sections:
+            for key in setting.keys:
+                if config[section].get(key) is not None:
+                    return Source(config[section][key], f"{key} in [{section}] of {path}", FILE)
+        return None
+
+    origins = {setting.dest: origin(setting) for setting in SETTINGS}
     helper = None
     # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the
     # config file). Only the one in effect is checked: a flag overrules a bad value in the file.
@@ -1063,8 +1052,8 @@ def clock_skew(date: str | None, now: float) -> float | None:
 
 def describe_skew(skew: float) -> str:
     # An HTTP Date has whole seconds and the answer took a moment: no more precision than that.
-    for unit, seconds, floor in (("days", 86400, 2 * 86400), ("h", 3600, 2 * 3600), ("min", 60, 120)):
-        if abs(skew) >= floor:
+    for unit, seconds in (("days", 86400), ("h", 3600), ("min", 60)):
+        if abs(skew) >= 2 * seconds:
             span = f"about {round(abs(skew) / seconds)} {unit}"
             break
     else:
