@@ -115,8 +115,7 @@ OP_SOURCE = "1Password"
 KEY_NAMES = ("aws_access_key_id", "aws_secret_access_key")
 SECRET_NAMES = ("aws_secret_access_key", "aws_session_token", "aws_security_token")
 SESSION_TOKEN_KEYS = ("aws_session_token", "aws_security_token")
-SESSION_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token", "expiration")
-CLEARED_KEYS = (*SESSION_KEYS, ROLE_KEY)
+CLEARED_KEYS = (*KEY_NAMES, *SESSION_TOKEN_KEYS, "expiration", ROLE_KEY)
 # STS answers with its own clock's Date; a machine clock further off than this is named.
 CLOCK_SKEW_LIMIT = 30.0
 SIGNATURE_SKEW_LIMIT = 300.0  # STS refuses a request signed more than 5 minutes off its clock
@@ -163,34 +162,31 @@ class Source(NamedTuple):
 
 
 class Setting(NamedTuple):
-    """A setting with several sources: its flag, its environment variable, keys of the config file."""
+    """A setting with several sources: --DEST, its environment variable, aws_mfa_DEST in the config file."""
 
     dest: str  # the argparse dest
-    flag: str
     variable: str
-    keys: tuple[str, ...]  # in the config file's profile sections, first found wins
     default: str  # what applies when none is set, for --dry-run -v
+    alias: tuple[str, ...] = ()  # config keys read after aws_mfa_DEST
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.dest.replace("_", "-")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (f"aws_mfa_{self.dest}", *self.alias)
 
 
 # The order matters only for --dry-run -v, which lists them in it.
 SETTINGS = (
-    Setting(
-        "duration",
-        "--duration",
-        "AWS_SESSION_DURATION",
-        ("aws_mfa_duration",),
-        f"{DEFAULT_DURATION}, {ROLE_DURATION} with a role",
-    ),
-    Setting(
-        "min_remaining", "--min-remaining", "AWS_MFA_MIN_REMAINING", ("aws_mfa_min_remaining",), DEFAULT_MIN_REMAINING
-    ),
-    Setting("assume_role", "--assume-role", "AWS_MFA_ASSUME_ROLE", ("aws_mfa_assume_role",), "none"),
+    Setting("duration", "AWS_SESSION_DURATION", f"{DEFAULT_DURATION}, {ROLE_DURATION} with a role"),
+    Setting("min_remaining", "AWS_MFA_MIN_REMAINING", DEFAULT_MIN_REMAINING),
+    Setting("assume_role", "AWS_MFA_ASSUME_ROLE", "none"),
     # mfa_process is aws-vault's name for the same thing: its users' config files work as they are.
-    Setting("otp_command", "--otp-command", "AWS_MFA_OTP_COMMAND", ("aws_mfa_otp_command", "mfa_process"), "none"),
-    Setting("op_item_name", "--op-item-name", "AWS_MFA_UPDATER_OP_ITEM_NAME", ("aws_mfa_op_item_name",), "none"),
-    Setting(
-        "op_account", "--op-account", "AWS_MFA_UPDATER_OP_ACCOUNT", ("aws_mfa_op_account",), "op's default account"
-    ),
+    Setting("otp_command", "AWS_MFA_OTP_COMMAND", "none", ("mfa_process",)),
+    Setting("op_item_name", "AWS_MFA_UPDATER_OP_ITEM_NAME", "none"),
+    Setting("op_account", "AWS_MFA_UPDATER_OP_ACCOUNT", "op's default account"),
 )
 
 
@@ -266,13 +262,8 @@ def code_argument(text: str) -> str:
 
 def _unusable_in_header(text: str) -> bool:
     """True for text that cannot stand inside a [section] header as written and read back."""
-    if not text.strip() or text != text.strip() or any(c in text for c in "[]\r\n"):
-        return True
-    try:
-        text.encode("utf-8")  # undecodable bytes from the command line arrive as surrogates
-    except UnicodeEncodeError:
-        return True
-    return False
+    # Undecodable bytes from the command line arrive as surrogates, which cannot be written as UTF-8.
+    return not text.strip() or text != text.strip() or any(c in "[]\r\n" or "\ud800" <= c <= "\udfff" for c in text)
 
 
 def parse_text(text: str) -> str:
@@ -301,30 +292,25 @@ def long_term_suffix(text: str) -> str:
     return text
 
 
-def split_command(text: str) -> list[str]:
-    """A command line split as a shell would, to be run without one; ValueError if it is none."""
+def command_words(text: str) -> list[str]:
+    """A command line split as a shell would, to be run without one; argparse.ArgumentTypeError if it is none."""
     import shlex  # only when a command is set
 
-    words = shlex.split(text)
-    if not words:
-        raise ValueError("it is empty")
-    return words
-
-
-def command_words(text: str) -> list[str]:
-    """A command line's words; argparse.ArgumentTypeError if it does not split into any."""
     try:
-        return split_command(text)
+        words = shlex.split(text)
     except ValueError as error:
         # Not the text itself: an OTP command's arguments may hold a TOTP seed (oathtool -b SEED).
         raise argparse.ArgumentTypeError(f"not a command line: {str(error).lower()}") from None
+    if not words:
+        raise argparse.ArgumentTypeError("not a command line: it is empty")
+    return words
 
 
 def shown_command(text: str) -> str:
     """An OTP command as messages show it: the program only, as its arguments may hold a TOTP seed."""
     try:
-        return f"{split_command(text)[0]} ..."
-    except ValueError:  # a value overruled by a flag is not checked, and may not split
+        return f"{command_words(text)[0]} ..."
+    except argparse.ArgumentTypeError:  # a value overruled by a flag is not checked, and may not split
         return "(not a command line)"
 
 
@@ -391,8 +377,7 @@ def session_token(section: Mapping[str, str]) -> str | None:
 
 def session_in(section: Mapping[str, str] | None) -> SessionCredentials | None:
     """The complete session a short-term section holds, if any."""
-    if not section:
-        return None
+    section = section or {}
     expiration = parse_expiration(section.get("expiration"))
     token = session_token(section)
     if not (section.get("aws_access_key_id") and section.get("aws_secret_access_key") and token and expiration):
@@ -447,19 +432,28 @@ def split_lines(text: str) -> list[str]:
 
 
 class Sections(Mapping[str, Mapping[str, str]]):
-    """The sections as botocore reads them, [DEFAULT] under its name.
+    """The sections as botocore reads them, [DEFAULT] under its name, each configparser's view of it: a copy
+    of each would copy [DEFAULT] into it, close to a minute for --list on a 350 KB file with many of both."""
 
-    Each is configparser's own view of the section, which looks a key up in the section and
-    then in [DEFAULT] when it is asked for. A copy of each section would copy every key of
-    [DEFAULT] into it: --list, which reads every section, took close to a minute on a 350 KB
-    file with many of both (and the skip path must not build 20,000 dictionaries either).
-    """
-
-    def __init__(self, parser: configparser.RawConfigParser) -> None:
+    def __init__(self, parser: configparser.RawConfigParser, text: str) -> None:
         self._parser = parser
+        self._text = text
+
+    @functools.cached_property
+    def own(self) -> dict[str, dict[str, str]]:
+        """Each section's own keys and values, [DEFAULT]'s under its name, none inherited: linear in the file."""
+        own: dict[str, dict[str, str]] = {}
+        for info in _classify(split_lines(self._text)):
+            if info.section is not None:
+                keys = own.setdefault(info.section, {})
+                if info.kind == "option" and info.key is not None:
+                    keys[info.key] = self[info.section][info.key]
+        return own
 
     def __getitem__(self, name: str) -> Mapping[str, str]:
-        if (name == configparser.DEFAULTSECT and self._parser.defaults()) or self._parser.has_section(name):
+        if name == configparser.DEFAULTSECT and self._parser.defaults():
+            return self._parser.defaults()
+        if self._parser.has_section(name):
             return self._parser[name]
         raise KeyError(name)
 
@@ -473,11 +467,8 @@ class Sections(Mapping[str, Mapping[str, str]]):
 
 
 class _Parser(configparser.RawConfigParser):
-    """RawConfigParser, reading every file exactly as botocore's does, in linear time.
-
-    configparser's option pattern backtracks over a run of spaces inside a key (`x`, 40,000
-    spaces and `y` take 17 s); up to the first delimiter finds the same key and value in one pass.
-    """
+    """RawConfigParser reading as botocore's does, in linear time: configparser's option pattern backtracks
+    over a run of spaces inside a key (`x`, 40,000 spaces and `y`: 17 s); up to the first delimiter is one pass."""
 
     OPTCRE = re.compile(r"(?P<option>[^=:]*)(?P<vi>[=:])\s*(?P<value>.*)$")
 
@@ -490,45 +481,26 @@ def parse_ini(text: str, path: str) -> Sections:
         parser.read_string(normalized)
     except configparser.Error as error:
         raise AwsMfaError(f"{path}: {_describe_parse_error(error)}; fix the file, nothing was written") from None
+    sections = Sections(parser, normalized)
     if SPACE_RUN_RE.search(normalized):
-        _refuse_slow_keys(normalized, path)
-    # Only an option line with nothing after its delimiter can start a nested value: look for that first.
+        for number, info in enumerate(_classify(split_lines(normalized)), 1):
+            if info.kind == "option" and info.key is not None and SPACE_RUN_RE.search(info.key):
+                raise AwsMfaError(
+                    f"{path}: line {number}: a key with {SPACE_RUN} or more spaces in its name, which botocore "
+                    "takes minutes to read; fix the file, nothing was written"
+                )
+    # botocore reads a value whose first line is empty as nested `key = value` lines (the s3 = /
+    # max_concurrent_requests = 10 form) and rejects the file when one has no "=". Only an option line
+    # with nothing after its delimiter can start one: look for that first.
     if EMPTY_VALUE_RE.search(normalized):
-        _refuse_unnested_lines(parser, normalized, path)
-    return Sections(parser)
-
-
-def _refuse_unnested_lines(parser: configparser.RawConfigParser, text: str, path: str) -> None:
-    """botocore reads a value whose first line is empty as nested `key = value` lines (the
-    s3 = / max_concurrent_requests = 10 form) and rejects the file when one has no "=".
-
-    Each option line is looked at once, in the section it is written in: going through
-    every section's items would go through [DEFAULT]'s keys once per section, which takes
-    close to a minute on a 200 KB file with many of both.
-    """
-    defaults = parser.defaults()
-    for info in _classify(split_lines(text)):
-        if info.kind != "option" or info.section is None or info.key is None:
-            continue
-        in_default = info.section == configparser.DEFAULTSECT
-        value = defaults[info.key] if in_default else parser.get(info.section, info.key)
-        if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
-            raise AwsMfaError(
-                f"{path}: [{info.section}] {info.key}: an indented line below it has no '=' (botocore reads such "
-                "lines as nested keys); fix the file, nothing was written"
-            )
-
-
-def _refuse_slow_keys(text: str, path: str) -> None:
-    """Refuse keys with a long run of spaces inside: botocore's own parser, which reads this file
-    during the refresh too, needs time quadratic in the run's length for them."""
-    lines = split_lines(text)
-    for number, info in enumerate(_classify(lines), 1):
-        if info.kind == "option" and info.key is not None and SPACE_RUN_RE.search(info.key):
-            raise AwsMfaError(
-                f"{path}: line {number}: a key with {SPACE_RUN} or more spaces in its name, which botocore "
-                "takes minutes to read; fix the file, nothing was written"
-            )
+        for name, keys in sections.own.items():
+            for key, value in keys.items():
+                if value.startswith("\n") and any("=" not in line for line in value.splitlines() if line.strip()):
+                    raise AwsMfaError(
+                        f"{path}: [{name}] {key}: an indented line below it has no '=' (botocore reads such "
+                        "lines as nested keys); fix the file, nothing was written"
+                    )
+    return sections
 
 
 def _describe_parse_error(error: configparser.Error) -> str:
@@ -622,30 +594,33 @@ def splice_section(text: str, section: str, values: Mapping[str, str | None]) ->
     return "".join(out)
 
 
-def verify_splice(
-    before: IniSections, new_text: str, section: str, values: Mapping[str, str | None], path: str
-) -> None:
+def verify_splice(before: Sections, new_text: str, section: str, values: Mapping[str, str | None], path: str) -> None:
     """The composed text must read back as the old sections plus exactly the new values."""
-    expected = {name: dict(items) for name, items in before.items()}
-    # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
-    target = expected.setdefault(section, dict(before.get(configparser.DEFAULTSECT, {})))
-    for key, value in values.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = value
-    verify_text(expected, new_text, f"[{section}]", path)
-
-
-def verify_text(expected: IniSections, new_text: str, around: str, path: str) -> None:
-    """The composed text must read back as exactly the expected sections, else nothing is written."""
-    try:
-        after: IniSections = parse_ini(new_text, path)
-    except AwsMfaError:
-        after = {}
-    if dict(after) != expected:
+    defaults = before.get(configparser.DEFAULTSECT, {})
+    inherited = [key for key, value in values.items() if value is None and key in defaults]
+    if inherited:
         raise AwsMfaError(
-            f"{path}: the updated file would not read back as expected around {around} "
+            f"[DEFAULT] in {path} sets {' and '.join(inherited)}, which every section inherits, so removing it from "
+            f"[{section}] changes nothing; move it into the sections that need it (nothing was written)"
+        )
+    # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
+    target = {**before.get(section, defaults), **values}
+    changed = {section: {key: value for key, value in target.items() if value is not None}}
+    verify_text(before, new_text, changed=changed, path=path)
+
+
+def verify_text(before: Sections, new_text: str, *, changed: Mapping[str, Mapping[str, str]], path: str) -> None:
+    """new_text must read back as the old sections, but the changed ones as given: only these are compared with
+    what they inherit, as comparing all would compare [DEFAULT] once per section (minutes with many of both)."""
+    expected = {**before.own, **changed}
+    try:
+        after = parse_ini(new_text, path)
+        read = {**after.own, **{name: dict(after[name]) for name in changed if name in after}}
+    except AwsMfaError:
+        read = {}
+    if read != expected:
+        raise AwsMfaError(
+            f"{path}: the updated file would not read back as expected around [{next(iter(changed))}] "
             "(unusual indentation or [DEFAULT] keys?); nothing was written"
         )
 
@@ -663,11 +638,10 @@ def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
         raise AwsMfaError(f"[{name}] in {path} lacks {' and '.join(missing)}; add the long-term key")
     access_key_id = section["aws_access_key_id"]
     secret = section["aws_secret_access_key"]
-    if "\n" in access_key_id or "\n" in secret:
+    continued = [key for key in KEY_NAMES if "\n" in section[key]]
+    if continued:
         raise AwsMfaError(
-            f"[{name}] in {path}: an indented line continues the value of "
-            f"{'aws_access_key_id' if chr(10) in access_key_id else 'aws_secret_access_key'}; "
-            "remove the indentation"
+            f"[{name}] in {path}: an indented line continues the value of {continued[0]}; remove the indentation"
         )
     if not ACCESS_KEY_RE.fullmatch(access_key_id) or any(c.isspace() for c in secret):
         raise AwsMfaError(f"[{name}] in {path}: the access key id or secret is malformed")
@@ -680,8 +654,7 @@ def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
 
 
 def keys_in_file(section: Mapping[str, str] | None) -> bool:
-    """Whether the credentials file, not a program, supplies a profile's keys: as botocore decides,
-    by the presence of aws_access_key_id, even empty or without its secret (an error then)."""
+    """Whether the file, not a program, supplies the keys: botocore decides by aws_access_key_id, even empty."""
     return "aws_access_key_id" in (section or {})
 
 
@@ -703,15 +676,15 @@ def long_term_kind(section: Mapping[str, str] | None) -> str:
 
 def key_program(config: IniSections, long_name: str) -> Helper | None:
     """The credential_process of the config file's long-term profile, if it has one."""
-    found = profile_sections(long_name, config)
-    command = config[found[0]].get("credential_process") if found else None
+    section = config_profiles(config).get(long_name)
+    command = config[section].get("credential_process") if section is not None else None
     if not command:
         return None
-    what = f"credential_process of [{found[0]}]"
+    what = f"credential_process of [{section}]"
     try:
-        return Helper(split_command(command), what)
-    except ValueError as error:
-        raise AwsMfaError(f"{what} is not a command line: {str(error).lower()}") from None
+        return Helper(command_words(command), what)
+    except argparse.ArgumentTypeError as error:
+        raise AwsMfaError(f"{what} is {error}") from None
 
 
 def long_term_source(
@@ -771,28 +744,32 @@ def refuse_long_term_keys(sections: IniSections, name: str, path: str, *, unless
 
 
 def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSections, path: str) -> LongTermKeys | None:
-    """The long-term keys --setup moves out of [short]; None when [long] is already set up.
-
-    A [long] without keys (one holding only the device, say) receives them; one holding
-    part of a key is refused with what to complete, as the next refresh would refuse it.
-    """
+    """The long-term keys --setup moves out of [short]; None when [long] is already set up. A [long] without
+    keys receives them; one with part of a key is refused with what to complete, as a refresh would refuse it."""
     short_name, long_name = profiles
     short_term = sections.get(short_name, {})
     long_term = sections.get(long_name, {})
-    in_long_term = any(key in long_term for key in KEY_NAMES)
-    if in_long_term or key_program(config, long_name):
-        if in_long_term:
-            keys = _complete_long_term_keys(profiles, sections, path=path)
-            if long_term_kind(short_term):
-                copy = (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key"))
-                if copy != keys:
-                    raise AwsMfaError(
-                        f"[{short_name}] and [{long_name}] in {path} hold different long-term keys, and a refresh "
-                        f"replaces only a copy of [{long_name}]'s; keep the key you use in [{long_name}] and move "
-                        f"the other's lines into a section of their own (e.g. [{short_name}-old]), then run aws-mfa"
-                    )
+    in_short_term = long_term_kind(short_term)
+    if any(key in long_term for key in KEY_NAMES):
+        try:
+            keys = long_term_keys(sections, long_name, path)
+        except AwsMfaError as error:
+            if not in_short_term:
+                raise
+            raise AwsMfaError(
+                f"{error}. [{short_name}] holds a long-term key: if [{long_name}] is meant to hold that one, give it "
+                "both its lines, then run aws-mfa"
+            ) from None
+        if in_short_term and (short_term["aws_access_key_id"], short_term.get("aws_secret_access_key")) != keys:
+            raise AwsMfaError(
+                f"[{short_name}] and [{long_name}] in {path} hold different long-term keys, and a refresh "
+                f"replaces only a copy of [{long_name}]'s; keep the key you use in [{long_name}] and move "
+                f"the other's lines into a section of their own (e.g. [{short_name}-old]), then run aws-mfa"
+            )
         return None
-    if not long_term_kind(short_term):
+    if key_program(config, long_name):
+        return None
+    if not in_short_term:
         add = (
             f"Add 'aws_access_key_id = AKIA...' and 'aws_secret_access_key = ...' to [{long_name}] in {path}"
             if long_name in sections
@@ -812,20 +789,6 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
     # A token left beside the key (`aws configure` over an old session) stays; a refresh replaces it.
     keys_only = {key: value for key, value in short_term.items() if key not in SESSION_TOKEN_KEYS}
     return long_term_keys({short_name: keys_only}, short_name, path)
-
-
-def _complete_long_term_keys(profiles: Profiles, sections: IniSections, *, path: str) -> LongTermKeys:
-    """[long]'s keys as a refresh takes them; refused as it would refuse them, naming [short]'s key."""
-    short_name, long_name = profiles
-    try:
-        return long_term_keys(sections, long_name, path)
-    except AwsMfaError as error:
-        if not long_term_kind(sections.get(short_name)):
-            raise
-        raise AwsMfaError(
-            f"{error}. [{short_name}] holds a long-term key: if [{long_name}] is meant to hold that one, give it "
-            "both its lines, then run aws-mfa"
-        ) from None
 
 
 def move_keys(text: str, profiles: Profiles, *, device: str | None) -> str:
@@ -861,17 +824,15 @@ def move_keys(text: str, profiles: Profiles, *, device: str | None) -> str:
 
 
 def moved_sections(before: IniSections, profiles: Profiles, *, device: str | None) -> dict[str, dict[str, str]]:
-    """The sections move_keys' text must read back as."""
+    """The two sections move_keys' text must read back as, [long] first."""
     short_name, long_name = profiles
-    expected = {name: dict(items) for name, items in before.items()}
-    short_term = expected[short_name]
+    short_term = dict(before[short_name])
     # A new section inherits [DEFAULT]'s keys, as every section does in configparser.
     long_term = {
         **before.get(long_name, before.get(configparser.DEFAULTSECT, {})),
         **{key: short_term.pop(key) for key in KEY_NAMES},
     }
-    expected[long_name] = {**long_term, **({"aws_mfa_device": device} if device else {})}
-    return expected
+    return {long_name: {**long_term, **({"aws_mfa_device": device} if device else {})}, short_name: short_term}
 
 
 def mask_secrets(text: str) -> list[str]:
@@ -900,17 +861,11 @@ def session_values(credentials: SessionCredentials, role: str | None) -> dict[st
     }
 
 
-def profile_sections(name: str, config: IniSections) -> tuple[str, ...]:
-    """The config file's section for a profile, the one botocore reads; none if it has none."""
-    section = config_profiles(config).get(name)
-    return (section,) if section is not None else ()
-
-
 def config_header(name: str, config: IniSections) -> str:
     """The header of a profile's config section, as it is in the file or as it would be written."""
     import shlex  # only for a message
 
-    return next(iter(profile_sections(name, config)), f"profile {shlex.quote(name)}")
+    return config_profiles(config).get(name, f"profile {shlex.quote(name)}")
 
 
 # The config object last looked up and its profiles: some 20 look-ups a run, each would read every header.
@@ -920,10 +875,9 @@ _profiles_seen: tuple[object, dict[str, str]] = (None, {})
 def config_profiles(config: IniSections) -> dict[str, str]:
     """Each profile of the config file and the section botocore reads it from.
 
-    botocore splits a header that starts with "profile" like a shell: [profile "my work"] is
-    profile `my work`, [profile  work] is `work`, and a header of other than two words is no
-    profile. Of two sections naming one profile ([default] and [profile default] too), it takes
-    the later one whole, and none of the other's keys.
+    botocore splits a header starting with "profile" like a shell ([profile "my work"] is `my work`), and
+    one of other than two words is no profile. Of two naming one profile ([default] and [profile default]
+    too), it takes the later one whole, none of the other's keys.
     """
     global _profiles_seen
     seen, profiles = _profiles_seen
@@ -950,29 +904,6 @@ def _shell_words(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError:  # an unclosed quote
         return []
-
-
-def resolve_setting(
-    setting: Setting,
-    profiles: Profiles,
-    *,
-    given: Mapping[str, object],
-    env: Mapping[str, str],
-    config: IniSections,
-    path: str,
-) -> Source | None:
-    """A setting's text and origin: the flag, else its variable, else the profiles' config sections."""
-    if setting.dest in given:
-        return Source(str(given[setting.dest]), setting.flag, FLAG)
-    if env.get(setting.variable):
-        return Source(env[setting.variable], setting.variable, ENVIRONMENT)
-    for name in profiles:
-        for section in profile_sections(name, config):
-            for key in setting.keys:
-                value = config.get(section, {}).get(key)
-                if value is not None:
-                    return Source(value, f"{key} in [{section}] of {path}", FILE)
-    return None
 
 
 def _checked(source: Source | None, parse: Callable[[str], T]) -> T | None:
@@ -1017,10 +948,21 @@ def resolve_settings(
     profiles: Profiles, *, given: Mapping[str, object], env: Mapping[str, str], config: IniSections, path: str
 ) -> Settings:
     """Every setting of SETTINGS, checked; a bad value names where it came from."""
-    origins = {
-        setting.dest: resolve_setting(setting, profiles, given=given, env=env, config=config, path=path)
-        for setting in SETTINGS
-    }
+    sections = [section for section in map(config_profiles(config).get, profiles) if section is not None]
+
+    def origin(setting: Setting) -> Source | None:
+        """The flag, else the environment variable, else the profiles' config sections."""
+        if setting.dest in given:
+            return Source(str(given[setting.dest]), setting.flag, FLAG)
+        if env.get(setting.variable):
+            return Source(env[setting.variable], setting.variable, ENVIRONMENT)
+        for section in sections:
+            for key in setting.keys:
+                if config[section].get(key) is not None:
+                    return Source(config[section][key], f"{key} in [{section}] of {path}", FILE)
+        return None
+
+    origins = {setting.dest: origin(setting) for setting in SETTINGS}
     helper = None
     # The OTP command beats 1Password, unless 1Password was set more directly (a flag over the
     # config file). Only the one in effect is checked: a flag overrules a bad value in the file.
@@ -1044,34 +986,22 @@ def resolve_settings(
 def configured_region(
     profiles: Profiles, *, explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections
 ) -> Source | None:
-    """The region from the flag, the environment or the files, in botocore's order; None if unset.
-
-    Checked here: botocore's own check lets a trailing line break through (its pattern ends in
-    `$`), and the signed request then fails with the request's headers in the message.
-    """
-    region = _configured_region(profiles, explicit=explicit, env=env, config=config, credentials=credentials)
+    """The region from the flag, the environment or the files, in botocore's order; None if unset."""
+    found = [Source(explicit, "--region", FLAG)] if explicit else []
+    found += [Source(env[name], name, ENVIRONMENT) for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(name)]
+    for name in (profiles.long, profiles.short):
+        section = config_profiles(config).get(name)
+        # botocore lets the credentials file's values win over the config file's.
+        if credentials.get(name, {}).get("region"):
+            found.append(Source(credentials[name]["region"], f"credentials [{name}]", FILE))
+        if section is not None and config[section].get("region"):
+            found.append(Source(config[section]["region"], f"config [{section}]", FILE))
+    region = found[0] if found else None
+    # botocore's own check lets a trailing line break through (its pattern ends in `$`), and the
+    # signed request then fails with the request's headers in the message.
     if region and not re.fullmatch(r"[a-z0-9-]+", region.value):
         raise AwsMfaError(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
     return region
-
-
-def _configured_region(
-    profiles: Profiles, *, explicit: str | None, env: Mapping[str, str], config: IniSections, credentials: IniSections
-) -> Source | None:
-    """The region from the flag, the environment or the files, in botocore's order; None if unset."""
-    if explicit:
-        return Source(explicit, "--region", FLAG)
-    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        if env.get(variable):
-            return Source(env[variable], variable, ENVIRONMENT)
-    for name in (profiles.long, profiles.short):
-        # botocore lets the credentials file's values win over the config file's.
-        if credentials.get(name, {}).get("region"):
-            return Source(credentials[name]["region"], f"credentials [{name}]", FILE)
-        for section in profile_sections(name, config):
-            if config.get(section, {}).get("region"):
-                return Source(config[section]["region"], f"config [{section}]", FILE)
-    return None
 
 
 def mfa_device(
@@ -1083,20 +1013,15 @@ def mfa_device(
         return Source(explicit, "--device", FLAG)
     if env.get("AWS_MFA_DEVICE"):
         return Source(env["AWS_MFA_DEVICE"], "AWS_MFA_DEVICE", ENVIRONMENT)
-    long_term = credentials.get(long_name, {})
-    for key in ("aws_mfa_device", "mfa_serial"):
-        if long_term.get(key):
-            return Source(long_term[key], f"{key} in [{long_name}]", FILE)
     for name in (long_name, short_name):
         # botocore reads a credentials section as part of the profile of its name, over the config
         # file's; before --setup, [short_name] is where `aws configure` left the keys and the device.
-        recorded = credentials.get(name, {}) if name == short_name else {}
         for key in ("aws_mfa_device", "mfa_serial"):
-            if recorded.get(key):
-                return Source(recorded[key], f"{key} in [{name}]", FILE)
-        for section in profile_sections(name, config):
-            if config.get(section, {}).get("mfa_serial"):
-                return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]", FILE)
+            if credentials.get(name, {}).get(key):
+                return Source(credentials[name][key], f"{key} in [{name}]", FILE)
+        section = config_profiles(config).get(name)
+        if section is not None and config[section].get("mfa_serial"):
+            return Source(config[section]["mfa_serial"], f"mfa_serial in config [{section}]", FILE)
     return None
 
 
@@ -1127,8 +1052,8 @@ def clock_skew(date: str | None, now: float) -> float | None:
 
 def describe_skew(skew: float) -> str:
     # An HTTP Date has whole seconds and the answer took a moment: no more precision than that.
-    for unit, seconds, floor in (("days", 86400, 2 * 86400), ("h", 3600, 2 * 3600), ("min", 60, 120)):
-        if abs(skew) >= floor:
+    for unit, seconds in (("days", 86400), ("h", 3600), ("min", 60)):
+        if abs(skew) >= 2 * seconds:
             span = f"about {round(abs(skew) / seconds)} {unit}"
             break
     else:
@@ -2492,7 +2417,7 @@ def _start_keys(plan: Plan, messages: _Messages) -> Callable[[], LongTermKeys]:
     return lambda: answer(None)
 
 
-def spliced(current: str, fresh: IniSections, section: str, values: Mapping[str, str | None], path: str) -> str:
+def spliced(current: str, fresh: Sections, section: str, values: Mapping[str, str | None], path: str) -> str:
     """The file's text with one section's keys set or removed, checked by reading it back."""
     new_text = splice_section(current, section, values)
     verify_splice(fresh, new_text, section, values, path)
@@ -2701,7 +2626,7 @@ def _setup_text(
     if keys_to_move(profiles, fresh, config=config, path=path) != keys:
         raise AwsMfaError(f"{path} changed while aws-mfa set it up; nothing was written, run aws-mfa --setup again")
     new_text = move_keys(current, profiles, device=device)
-    verify_text(moved_sections(fresh, profiles, device=device), new_text, f"[{profiles.long}]", path)
+    verify_text(fresh, new_text, changed=moved_sections(fresh, profiles, device=device), path=path)
     return new_text
 
 
@@ -2796,7 +2721,7 @@ def _warn_of_unread_settings(
     ignored = env.get("AWS_PROFILE")
     if args.credential_process and "profile" not in args.given and ignored and ignored != profiles.short:
         other = ignored + args.long_term_suffix
-        if other in sections or profile_sections(other, config):
+        if other in sections or other in config_profiles(config):
             messages.warn(
                 f"AWS_PROFILE={ignored} does not choose the profile with --credential-process (an SDK passes its "
                 f"environment on, where AWS_PROFILE names the SDK's profile); this is [{profiles.short}]; "

@@ -319,6 +319,46 @@ def test_default_section_with_an_empty_value_is_read_in_linear_time(
     assert home.credentials.read_text() == credentials
 
 
+@pytest.mark.parametrize(
+    ("before", "argv", "err", "after", "limit"),
+    [
+        pytest.param(
+            f"{LONG_TERM}[default]\n{SESSION}",
+            ["--clear"],
+            "aws-mfa: removed the session from [default] in {path}\n",
+            f"{LONG_TERM}[default]\n",
+            5,
+            id="clear",
+        ),
+        pytest.param(
+            f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n",
+            ["--setup", "--device", DEVICE],
+            f"aws-mfa: moved the long-term key of [default] to a new [default-long-term] with aws_mfa_device = "
+            f"{DEVICE} in {{path}}\naws-mfa: next: run aws-mfa to put a session into [default]\n",
+            f"{LONG_TERM}\n[default]\n",
+            10,  # the file is read and checked twice: before IAM would be asked, and under the lock
+            id="setup",
+        ),
+    ],
+)
+def test_default_heavy_file_is_written_back_in_linear_time(
+    home: Home, capsys: pytest.CaptureFixture[str], before: str, argv: list[str], err: str, after: str, limit: float
+) -> None:
+    # The read-back check of the write compares [DEFAULT] once, not once more for every section.
+    heavy = default_heavy(10_000)
+    home.credentials.write_text(heavy + before)
+    os.chmod(home.credentials, 0o600)
+    RELIABILITY["hangs and unbounded work"] += 1
+    started = time.monotonic()
+
+    result = run(capsys, *argv)
+
+    took = time.monotonic() - started
+    assert result == (0, "", err.format(path=home.credentials))
+    assert took < limit, f"{took:.1f} s: quadratic again?"
+    assert home.credentials.read_text() == heavy + after
+
+
 def test_nested_value_in_default_is_still_refused_as_botocore_does(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

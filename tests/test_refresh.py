@@ -620,7 +620,7 @@ def test_unparsable_sts_error(home: Home, stub: StubServer, capsys: pytest.Captu
 
 
 def test_verify_splice_accepts_a_removal_and_refuses_garbage(tmp_path: Path) -> None:
-    before = {"p": {"a": "1", "b": "2"}}
+    before = aws_mfa.parse_ini("[p]\na = 1\nb = 2\n", "f")
     aws_mfa.verify_splice(before, "[p]\na = 1\n", "p", {"b": None}, "f")
     with pytest.raises(aws_mfa.AwsMfaError, match="would not read back as expected"):
         aws_mfa.verify_splice(before, "[p]\na = 1\n[p]\n", "p", {"b": None}, "f")

@@ -158,6 +158,40 @@ def test_composition_that_would_read_back_wrong_is_not_written(
     assert home.credentials.read_text() == content
 
 
+ROLE = "arn:aws:iam::123456789012:role/admin"
+
+
+@pytest.mark.parametrize(
+    ("defaults", "argv", "keys"),
+    [
+        pytest.param(f"aws_mfa_role_arn = {ROLE}\n", ["-t", "123456"], "aws_mfa_role_arn", id="refresh-role"),
+        pytest.param("expiration = 2030-01-01T00:00:00Z\n", ["--clear"], "expiration", id="clear-expiration"),
+        pytest.param("aws_security_token = t\n", ["--clear"], "aws_security_token", id="clear-security-token"),
+        pytest.param(f"aws_mfa_role_arn = {ROLE}\n", ["--clear"], "aws_mfa_role_arn", id="clear-role"),
+        pytest.param(
+            f"Expiration = x\naws_mfa_role_arn = {ROLE}\n",
+            ["--clear"],
+            "expiration and aws_mfa_role_arn",
+            id="clear-two",
+        ),
+    ],
+)
+def test_a_key_default_gives_every_section_is_named_when_the_run_would_remove_it(
+    home: Home, capsys: pytest.CaptureFixture[str], stub: StubServer, defaults: str, argv: list[str], keys: str
+) -> None:
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
+    content = f"[DEFAULT]\n{defaults}{LONG_TERM}[default]\naws_access_key_id = {STUB_KEY}\naws_session_token = old\n"
+    home.credentials.write_text(content)
+
+    assert run(capsys, *argv) == (
+        1,
+        "",
+        f"aws-mfa: error: [DEFAULT] in {home.credentials} sets {keys}, which every section inherits, so removing "
+        "it from [default] changes nothing; move it into the sections that need it (nothing was written)\n",
+    )
+    assert home.credentials.read_text() == content
+
+
 @pytest.mark.parametrize(
     ("text", "values", "expected"),
     [
