@@ -311,11 +311,14 @@ def test_a_users_aws_directory_swapped_for_a_link_to_roots_never_gets_roots_file
     (nobody_home / "config").write_text("[profile default-long-term]\n")
     stop = threading.Event()
 
+    real = aws.stat().st_ino
+
     def swap() -> None:
         while not stop.is_set():
             for old, new in ((aws, spare), (link, aws), (aws, link), (spare, aws)):
-                if new == aws:  # a run may have made ~/.aws while it was away: the user removes it
-                    shutil.rmtree(aws, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    if new == aws and aws.lstat().st_ino != real:  # a run made ~/.aws while it was away
+                        shutil.rmtree(aws)
                 with contextlib.suppress(OSError):
                     os.rename(old, new)
 
