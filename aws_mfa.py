@@ -1879,11 +1879,8 @@ def _explain_botocore_error(error: Exception, endpoint: str) -> str:
 @contextlib.contextmanager
 def _locked(real: str) -> Iterator[tuple[int, int]]:
     """Under an exclusive lock beside the file, so runs serialise, its directory made: who owns the file."""
-    directory = os.path.dirname(real)
-    _make_directory(directory)
-    owner = _owner(real, directory)
-    if os.geteuid() not in (0, owner[0]):
-        raise _foreign_file(real, owner[0])
+    _make_directory(os.path.dirname(real))
+    owner = _owner(real)
     lock_path = f"{real}.aws-mfa.lock"
     descriptor = _open_lock(lock_path)
     try:
@@ -1911,33 +1908,41 @@ def _locked(real: str) -> Iterator[tuple[int, int]]:
 def _open_lock(lock_path: str) -> int:
     # Read-write: NFS emulates flock with byte-range locks, which need a writable descriptor. No
     # following a link (a planted one would make us create its target), no waiting on a FIFO.
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
-    for attempt in range(2):
-        try:
-            return os.open(lock_path, flags, 0o600)
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise AwsMfaError(f"lock file {lock_path} is a symbolic link; remove it and run again") from None
-            if error.errno in (errno.EISDIR, errno.ENXIO):  # a directory; a socket
-                raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again") from None
-            mine = False
-            with contextlib.suppress(OSError):
-                info = os.lstat(lock_path)
-                mine = info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode)
-            if not (mine and isinstance(error, PermissionError) and not attempt):
-                raise AwsMfaError(f"cannot open lock file {lock_path}: {error.strerror}") from None
-            # Ours, but read-only: an odd umask did that in older releases. Mend it.
+    with contextlib.suppress(OSError):
+        info = os.lstat(lock_path)
+        # Ours, but read-only: an odd umask did that in older releases. Mended by name: only root in
+        # root's directories, or a user in the user's own (_as_writer), gets here.
+        if info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode) and info.st_mode & 0o600 != 0o600:
             os.chmod(lock_path, 0o600)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _owner(real: str, directory: str) -> tuple[int, int]:
-    """Who must own the file after a write: its owner, or for a new file the directory's."""
     try:
-        info = os.stat(real if os.path.lexists(real) else directory)
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise AwsMfaError(f"lock file {lock_path} is a symbolic link; remove it and run again") from None
+        if error.errno in (errno.EISDIR, errno.ENXIO):  # a directory; a socket
+            raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again") from None
+        raise AwsMfaError(f"cannot open lock file {lock_path}: {error.strerror}") from None
+
+
+def _owner(real: str) -> tuple[int, int]:
+    """Who must own the file after a write: its owner, or for a new file the directory's; not another user."""
+    exists = os.path.lexists(real)
+    try:
+        info = os.stat(real if exists else os.path.dirname(real))
     except OSError as error:
         raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
-    return info.st_uid, info.st_gid
+    if os.geteuid() in (0, info.st_uid):
+        return info.st_uid, info.st_gid
+    if exists:
+        raise AwsMfaError(
+            f"{real} belongs to uid {info.st_uid}, and a file written by this user would not; run aws-mfa as that "
+            "user. The file is unchanged"
+        )
+    raise AwsMfaError(
+        f"{os.path.dirname(real)} belongs to uid {info.st_uid}, and {real} does not exist: a file made there "
+        f"by this user would not belong to uid {info.st_uid} as the directory does; run aws-mfa as that user, "
+        "or give the directory to this user. Nothing was written"
+    )
 
 
 def _keep_owner(descriptor: int, owner: tuple[int, int]) -> None:
@@ -1947,19 +1952,6 @@ def _keep_owner(descriptor: int, owner: tuple[int, int]) -> None:
     if (info.st_uid, info.st_gid) != owner:
         with contextlib.suppress(PermissionError):
             os.fchown(descriptor, *owner)
-
-
-def _foreign_file(real: str, uid: int) -> AwsMfaError:
-    if not os.path.lexists(real):  # the owner is the directory's, where the file would be made
-        return AwsMfaError(
-            f"{os.path.dirname(real)} belongs to uid {uid}, and {real} does not exist: a file made there by this "
-            f"user would not belong to uid {uid} as the directory does; run aws-mfa as that user, or give the "
-            "directory to this user. Nothing was written"
-        )
-    return AwsMfaError(
-        f"{real} belongs to uid {uid}, and a file written by this user would not; run aws-mfa as that user. "
-        "The file is unchanged"
-    )
 
 
 def _make_directory(directory: str) -> None:
@@ -2719,7 +2711,7 @@ def _setup(
     if args.dry_run:
         import difflib  # only for --setup --dry-run
 
-        _refuse_foreign_file(path)
+        _owner(_resolved(path))  # another user's file is refused as by a real run
         diff = difflib.unified_diff(
             mask_secrets(text), mask_secrets(after), path, f"{path} after aws-mfa --setup", lineterm=""
         )
@@ -2757,14 +2749,6 @@ def _setup_text(
     new_text = move_keys(current, profiles, device=device)
     verify_text(moved_sections(fresh, profiles, device=device), new_text, f"[{profiles.long}]", path)
     return new_text
-
-
-def _refuse_foreign_file(path: str) -> None:
-    """check_writable's refusal of another user's file, without making the directory or the lock file."""
-    real = os.path.realpath(path)
-    uid = _owner(real, os.path.dirname(real))[0]
-    if os.geteuid() not in (0, uid):
-        raise _foreign_file(real, uid)
 
 
 def _setup_device(
