@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from typing import IO
     from typing import Any
     from typing import NamedTuple
-    from typing import ParamSpec
     from typing import TextIO
     from typing import TypeVar
 
@@ -36,7 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from mypy_boto3_sts.type_defs import GetSessionTokenResponseTypeDef
 
     T = TypeVar("T")
-    P = ParamSpec("P")
     # Any mapping of a file's sections, a Sections or a plain dict (the class itself stays: it is what
     # keeps [DEFAULT] from being copied into every section).
     IniSections = Mapping[str, Mapping[str, str]]
@@ -1895,8 +1893,7 @@ def _locked(real: str) -> Iterator[tuple[int, int]]:
                 os.fchmod(descriptor, 0o600)
         _keep_owner(descriptor, owner)
         deadline = time.monotonic() + LOCK_TIMEOUT
-        # flock, not lockf: its lock belongs to the open file, so threads exclude each other too.
-        while not _flocked(descriptor):
+        while not _try_lock(descriptor):
             if time.monotonic() > deadline:
                 raise AwsMfaError(f"another aws-mfa has held {lock_path} for {LOCK_TIMEOUT:g} s; try again")
             time.sleep(0.02)
@@ -2082,13 +2079,15 @@ def _nothing_to_create_yet(real: str) -> bool:
     return os.path.isdir(where) and os.access(where, os.W_OK | os.X_OK, effective_ids=True)
 
 
-def _flocked(descriptor: int) -> bool:
+def _try_lock(descriptor: int) -> bool:
     import fcntl
 
-    with contextlib.suppress(BlockingIOError):
+    try:
+        # flock, not lockf: its lock belongs to the open file, so threads exclude each other too.
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    return False
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _fsync_directory(directory: str) -> None:
@@ -2121,7 +2120,9 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
                 # even when a signal comes right after it was made.
                 temporary = os.path.join(directory, f".{name}.aws-mfa-{os.urandom(6).hex()}.tmp")
                 try:
-                    mode = _mode_after(os.stat(real).st_mode, private=private) if before is not None else 0o600
+                    mode = os.stat(real).st_mode & 0o7777 if before is not None else 0o600
+                    if private and mode & 0o077:  # execute, set-id and sticky bits mean nothing here either
+                        mode = 0o600
                     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
                     with open(descriptor, "wb") as file:
                         _keep_owner(descriptor, owner)
@@ -2142,12 +2143,6 @@ def write_atomically(path: str, compose: Callable[[str], str], *, private: bool 
             else:
                 raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
             _fsync_directory(directory)
-
-
-def _mode_after(mode: int, *, private: bool) -> int:
-    """The mode after a write: the same, or 0600 for a private file others could use (their bits, the
-    execute and setuid, setgid and sticky bits mean nothing for a credentials file)."""
-    return 0o600 if private and mode & 0o077 else mode & 0o7777
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:
