@@ -1921,6 +1921,10 @@ def _open_lock(lock_path: str) -> int:
         raise AwsMfaError(f"cannot open lock file {lock_path}: {error.strerror}") from None
 
 
+class _Denied(AwsMfaError):
+    """What the user may not do (the kernel's refusals are AwsMfaErrors from a PermissionError)."""
+
+
 def _owner(real: str) -> tuple[int, int]:
     """Who must own the file after a write: its owner, or for a new file the directory's; not another user."""
     exists = os.path.lexists(real)
@@ -1931,11 +1935,11 @@ def _owner(real: str) -> tuple[int, int]:
     if os.geteuid() in (0, info.st_uid):
         return info.st_uid, info.st_gid
     if exists:
-        raise AwsMfaError(
+        raise _Denied(
             f"{real} belongs to uid {info.st_uid}, and a file written by this user would not; run aws-mfa as that "
             "user. The file is unchanged"
         )
-    raise AwsMfaError(
+    raise _Denied(
         f"{os.path.dirname(real)} belongs to uid {info.st_uid}, and {real} does not exist: a file made there "
         f"by this user would not belong to uid {info.st_uid} as the directory does; run aws-mfa as that user, "
         "or give the directory to this user. Nothing was written"
@@ -2028,7 +2032,7 @@ def _as_writer(path: str) -> Iterator[None]:
         os.seteuid(uid)
         yield
     except AwsMfaError as error:
-        if not isinstance(error.__context__, PermissionError):  # what the kernel refused the user
+        if not isinstance(error, _Denied) and not isinstance(error.__context__, PermissionError):
             raise
         raise AwsMfaError(
             f"cannot write {_resolved(path)}: permission denied (as root, aws-mfa writes in uid {uid}'s "
@@ -2059,7 +2063,7 @@ def check_writable(path: str) -> None:
             # The temporary copy is made beside the file: a directory this user may not write in
             # would fail it only after the one-time code was spent (the lock file may exist already).
             if not os.access(directory, os.W_OK | os.X_OK, effective_ids=True):
-                raise AwsMfaError(
+                raise _Denied(
                     f"cannot write in {directory}: permission denied; make it writable, the file is unchanged"
                 )
 

@@ -434,3 +434,20 @@ def test_roots_link_into_a_users_home_is_followed_as_that_user(
     assert roots_file.read_text() == LONG_TERM
     assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
     assert session_stub.requests == []
+
+
+def test_root_does_not_keep_writing_roots_file_in_a_users_aws_directory(
+    nobody_home: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Left by a root run of an older release: the user could swap it for anything of root's.
+    credentials = planted_home(nobody_home) / "credentials"
+    credentials.write_text(LONG_TERM)
+    (nobody_home / "config").write_text("")  # the keys are the file's
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456") == (1, "", refused(credentials))
+
+    assert credentials.read_text() == LONG_TERM
+    assert owner_and_mode(credentials) == (0, 0, 0o600)
+    assert sorted(path.name for path in credentials.parent.iterdir()) == ["credentials"]
+    assert session_stub.requests == []
