@@ -8,7 +8,6 @@ import collections
 import configparser
 import contextlib
 import errno
-import functools
 import os
 import re
 import stat
@@ -28,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from typing import IO
     from typing import Any
     from typing import NamedTuple
-    from typing import ParamSpec
     from typing import TextIO
     from typing import TypeVar
 
@@ -37,7 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover (typing only)
     from mypy_boto3_sts.type_defs import GetSessionTokenResponseTypeDef
 
     T = TypeVar("T")
-    P = ParamSpec("P")
     # Any mapping of a file's sections, a Sections or a plain dict (the class itself stays: it is what
     # keeps [DEFAULT] from being copied into every section).
     IniSections = Mapping[str, Mapping[str, str]]
@@ -1764,8 +1761,11 @@ def _explain_botocore_error(error: Exception, endpoint: str) -> str:
 
 
 @contextlib.contextmanager
-def _locked(lock_path: str) -> Iterator[int]:
-    """An exclusive lock on a file beside the credentials file, so runs serialise; its descriptor."""
+def _locked(real: str) -> Iterator[tuple[int, int]]:
+    """Under an exclusive lock beside the file, so runs serialise, its directory made: who owns the file."""
+    _make_directory(os.path.dirname(real))
+    owner = _owner(real)
+    lock_path = f"{real}.aws-mfa.lock"
     descriptor = _open_lock(lock_path)
     try:
         info = os.fstat(descriptor)
@@ -1773,12 +1773,17 @@ def _locked(lock_path: str) -> Iterator[int]:
             raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again")
         if info.st_nlink > 1:  # a hard link to someone's file, planted for us to chmod and chown
             raise AwsMfaError(f"lock file {lock_path} has other names (hard links); remove it and run again")
+        # A umask such as 0277 would leave a lock file no later run can open for writing.
+        if info.st_mode & 0o777 != 0o600:
+            with contextlib.suppress(OSError):  # best effort: another user's lock file still locks
+                os.fchmod(descriptor, 0o600)
+        _keep_owner(descriptor, owner)
         deadline = time.monotonic() + LOCK_TIMEOUT
         while not _try_lock(descriptor):
             if time.monotonic() > deadline:
                 raise AwsMfaError(f"another aws-mfa has held {lock_path} for {LOCK_TIMEOUT:g} s; try again")
             time.sleep(0.02)
-        yield descriptor
+        yield owner
     finally:
         os.close(descriptor)  # closing releases the lock
 
@@ -1786,187 +1791,172 @@ def _locked(lock_path: str) -> Iterator[int]:
 def _open_lock(lock_path: str) -> int:
     # Read-write: NFS emulates flock with byte-range locks, which need a writable descriptor. No
     # following a link (a planted one would make us create its target), no waiting on a FIFO.
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
-    for attempt in range(2):
-        try:
-            return os.open(lock_path, flags, 0o600)
-        except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise AwsMfaError(f"lock file {lock_path} is a symbolic link; remove it and run again") from None
-            if error.errno in (errno.EISDIR, errno.ENXIO):  # a directory; a socket
-                raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again") from None
-            mine = False
-            with contextlib.suppress(OSError):
-                info = os.lstat(lock_path)
-                mine = info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode)
-            if not (mine and isinstance(error, PermissionError) and not attempt):
-                raise AwsMfaError(f"cannot open lock file {lock_path}: {error.strerror}") from None
-            # Ours, but read-only: an odd umask did that in older releases. Mend it.
+    with contextlib.suppress(OSError):
+        info = os.lstat(lock_path)
+        # Ours, but read-only: an odd umask did that in older releases. Mended by name: only root in
+        # root's directories, or a user in the user's own (_as_writer), gets here.
+        if info.st_uid == os.geteuid() and stat.S_ISREG(info.st_mode) and info.st_mode & 0o600 != 0o600:
             os.chmod(lock_path, 0o600)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _settle_lock(descriptor: int, owner: tuple[int, int]) -> None:
-    """The lock file 0600 whatever the umask, and owned like the credentials file."""
-    info = os.fstat(descriptor)
-    with contextlib.suppress(OSError):  # best effort: another user's lock file still locks
-        # A umask such as 0277 would leave a lock file no later run can open for writing.
-        if info.st_mode & 0o777 != 0o600:
-            os.fchmod(descriptor, 0o600)
-        if (info.st_uid, info.st_gid) != owner:
-            os.fchown(descriptor, *owner)
-
-
-def _owner(real: str, directory: str) -> tuple[int, int]:
-    """Who must own the file after a write: its owner, or for a new file the directory's."""
     try:
-        info = os.stat(real)
-    except FileNotFoundError:
-        info = os.stat(directory)
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise AwsMfaError(f"lock file {lock_path} is a symbolic link; remove it and run again") from None
+        if error.errno in (errno.EISDIR, errno.ENXIO):  # a directory; a socket
+            raise AwsMfaError(f"lock file {lock_path} is not a regular file; remove it and run again") from None
+        raise AwsMfaError(f"cannot open lock file {lock_path}: {error.strerror}") from None
+
+
+class _Denied(AwsMfaError):
+    """What the user may not do (the kernel's refusals are AwsMfaErrors from a PermissionError)."""
+
+
+def _owner(real: str) -> tuple[int, int]:
+    """Who must own the file after a write: its owner, or for a new file the directory's; not another user."""
+    exists = os.path.lexists(real)
+    try:
+        info = os.stat(real if exists else os.path.dirname(real))
     except OSError as error:
         raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
-    return info.st_uid, info.st_gid
-
-
-def _keep_owner(descriptor: int, owner: tuple[int, int], real: str) -> None:
-    """Give the new file the old one's owner and group: a run as root must not take a user's file."""
-    if owner == (os.geteuid(), os.getegid()):
-        return
-    try:
-        os.fchown(descriptor, *owner)
-    except PermissionError:
-        if owner[0] != os.geteuid():  # a refresh's check_writable refuses it before; --setup and a race reach it
-            raise _foreign_file(real, owner[0]) from None
-        # Not a member of the file's group: the file stays the user's, in the user's group.
-
-
-def _foreign_file(real: str, uid: int) -> AwsMfaError:
-    if not os.path.lexists(real):  # the owner is the directory's, where the file would be made
-        return AwsMfaError(
-            f"{os.path.dirname(real)} belongs to uid {uid}, and {real} does not exist: a file made there by this "
-            f"user would not belong to uid {uid} as the directory does; run aws-mfa as that user, or give the "
-            "directory to this user. Nothing was written"
+    if os.geteuid() in (0, info.st_uid):
+        return info.st_uid, info.st_gid
+    if exists:
+        raise _Denied(
+            f"{real} belongs to uid {info.st_uid}, and a file written by this user would not; run aws-mfa as that "
+            "user. The file is unchanged"
         )
-    return AwsMfaError(
-        f"{real} belongs to uid {uid}, and a file written by this user would not; run aws-mfa as that user. "
-        "The file is unchanged"
+    raise _Denied(
+        f"{os.path.dirname(real)} belongs to uid {info.st_uid}, and {real} does not exist: a file made there "
+        f"by this user would not belong to uid {info.st_uid} as the directory does; run aws-mfa as that user, "
+        "or give the directory to this user. Nothing was written"
     )
+
+
+def _keep_owner(descriptor: int, owner: tuple[int, int]) -> None:
+    """The owner and group of the file before (root does not take a user's file), where allowed:
+    a user not in the file's group keeps the new file in their own."""
+    info = os.fstat(descriptor)
+    if (info.st_uid, info.st_gid) != owner:
+        with contextlib.suppress(PermissionError):
+            os.fchown(descriptor, *owner)
 
 
 def _make_directory(directory: str) -> None:
     """The credentials file's directory, made 0700 if missing, as `aws configure` makes ~/.aws."""
     try:
         os.mkdir(directory, 0o700)
-        _settle_directory(directory)
+        # A umask such as 0277 would leave 0500, every later run locked out. By name: only root in
+        # root's directories, or a user in the user's own (_as_writer), gets here.
+        os.chmod(directory, 0o700)
     except FileExistsError:
         pass
     except OSError as error:
         raise AwsMfaError(f"cannot create {directory}: {error.strerror}") from None
 
 
-def _settle_directory(directory: str) -> None:
-    """A directory just made: 0700 whatever the umask (0277 would leave 0500, and every later run
-    locked out), and owned like the directory it was made in (root making ~/.aws in a user's HOME)."""
-    parent = os.stat(os.path.dirname(directory))
+def _resolved(path: str) -> str:
+    """path with its links followed: the write replaces the target, so a symlink stays a symlink."""
     try:
-        # By descriptor, not following a link: the parent may be a user's, who could swap the new
-        # directory for a link to something of root's before a chmod or chown by name.
-        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except PermissionError:
-        # A umask without the owner's read bit, and not root (root opens anything): a chmod by
-        # name changes only what this user owns anyway.
-        os.chmod(directory, 0o700)
-        return
-    try:
-        os.fchmod(descriptor, 0o700)
-        with contextlib.suppress(PermissionError):  # not root: it stays this user's
-            os.fchown(descriptor, parent.st_uid, parent.st_gid)
-    finally:
-        os.close(descriptor)
+        return os.path.realpath(path)
+    except OSError:  # a link turned into a file between lstat and readlink: a user swapped it
+        raise AwsMfaError(f"{path} changed while aws-mfa followed it; run again. The file is unchanged") from None
 
 
-def _links_on_the_way(path: str) -> list[tuple[str, int]]:
-    """Each symbolic link followed in resolving path, with its owner, in the order followed."""
-    links: list[tuple[str, int]] = []
-    resolved = "/" if os.path.isabs(path) else os.getcwd()
-    parts = path.split("/")
+def _writer(path: str) -> tuple[int, int] | None:
+    """The user (uid, gid) other than root who owns a directory or link on the way to path, links followed:
+    that user can swap what follows for a link to anything at any moment, so a root run writes as that user."""
+    owners: dict[int, int] = {}
+    parts = (path if os.path.isabs(path) else f"{os.getcwd()}/{path}").split("/")
+    resolved, links = "/", 0
     while parts:
         part = parts.pop(0)
         if part in ("", "."):
             continue
-        if part == "..":
-            resolved = os.path.dirname(resolved)
-            continue
-        resolved = os.path.join(resolved, part)
+        resolved = os.path.dirname(resolved) if part == ".." else os.path.join(resolved, part)
         try:
             info = os.lstat(resolved)
-        except OSError:  # missing: the rest of the way is created, not followed
+        except OSError:  # missing: the write makes it, as that user
             continue
-        if stat.S_ISLNK(info.st_mode) and len(links) < 40:  # more: a loop, which the write reports
-            links.append((resolved, info.st_uid))
-            try:
+        if info.st_uid and (stat.S_ISDIR(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+            owners.setdefault(info.st_uid, info.st_gid)
+        if stat.S_ISLNK(info.st_mode) and links < 40:  # more: a loop, which the write reports
+            links += 1
+            with contextlib.suppress(OSError):  # no link any more: swapped, and its owner is known
                 target = os.readlink(resolved)
-            except OSError:  # no link any more: swapped between the two looks
-                raise AwsMfaError(
-                    f"{resolved} changed while aws-mfa followed it; run again. The file is unchanged"
-                ) from None
-            parts[:0] = target.split("/")
-            resolved = "/" if target.startswith("/") else os.path.dirname(resolved)
-    return links
+                parts[:0] = target.split("/")
+                resolved = "/" if target.startswith("/") else os.path.dirname(resolved)
+    if len(owners) > 1:
+        first, second = list(owners)[:2]
+        raise AwsMfaError(
+            f"the way to {path} passes through directories or links of uid {first} and of uid {second}; "
+            "run aws-mfa as one of them. The file is unchanged"
+        )
+    return next(iter(owners.items()), None)
 
 
-def refuse_planted_links(path: str) -> None:
-    """As root, write through a user's symbolic link only to what that user owns.
-
-    A user who plants ~/.aws/credentials -> /root/.aws/credentials (or links ~/.aws itself) in
-    the HOME a root run uses would otherwise have root rewrite, or create, the target.
-    """
-    if os.geteuid() != 0:
+@contextlib.contextmanager
+def _as_writer(path: str) -> Iterator[None]:
+    """As root, the block run with the effective uid, gid and groups of path's _writer, if any."""
+    writer = _writer(path) if os.geteuid() == 0 else None
+    if writer is None:
+        yield
         return
-    planted = [(link, uid) for link, uid in _links_on_the_way(path) if uid != 0]
-    if not planted:
-        return
-    real = target = os.path.realpath(path)
-    while not os.path.lexists(target):  # a new file: the directory it would be made in
-        target = os.path.dirname(target)
-    owner = os.lstat(target).st_uid
-    for link, uid in planted:
-        if uid != owner:
-            raise AwsMfaError(
-                f"{link} is a symbolic link of uid {uid} to {real}, which belongs to uid {owner}; as root, aws-mfa "
-                f"does not write through a user's link to what that user does not own. Run aws-mfa as uid {uid}, "
-                "or replace the link. The file is unchanged"
-            )
+    # Imported as root: the user may not be able to read the interpreter's library (under /root).
+    import fcntl  # noqa: F401
+    import pwd
+    import shlex  # noqa: F401 (messages)
+
+    uid, gid = writer
+    groups: list[int] = []
+    with contextlib.suppress(KeyError):  # no passwd entry: the group of what the uid owns, alone
+        user = pwd.getpwuid(uid)
+        gid, groups = user.pw_gid, os.getgrouplist(user.pw_name, user.pw_gid)
+    root_gid, root_groups = os.getegid(), os.getgroups()
+    try:
+        os.setgroups(groups)
+        os.setegid(gid)
+        os.seteuid(uid)
+        yield
+    except AwsMfaError as error:
+        if not isinstance(error, _Denied) and not isinstance(error.__context__, PermissionError):
+            raise
+        raise AwsMfaError(
+            f"cannot write {_resolved(path)}: permission denied (as root, aws-mfa writes in uid {uid}'s "
+            f"directories with uid {uid}'s permissions); the file is unchanged"
+        ) from None
+    finally:
+        # A signal's exception (Stopped, Ctrl-C) comes once a run and may break into one of the two.
+        try:
+            _be_root(root_gid, root_groups)
+        finally:
+            _be_root(root_gid, root_groups)
+
+
+def _be_root(gid: int, groups: list[int]) -> None:
+    os.seteuid(0)
+    os.setegid(gid)
+    os.setgroups(groups)
 
 
 def check_writable(path: str) -> None:
     """What would stop the write, found before a one-time code is spent on STS."""
-    refuse_planted_links(path)
-    real = os.path.realpath(path)
-    if _nothing_to_create_yet(real):
-        return
-    _make_directory(os.path.dirname(real))
-    owner = _owner(real, os.path.dirname(real))
-    if os.geteuid() not in (0, owner[0]):
-        raise _foreign_file(real, owner[0])
-    with _locked(f"{real}.aws-mfa.lock") as lock:
-        # A lock file root leaves in a user's directory must stay usable by that user.
-        _settle_lock(lock, owner)
-    directory = os.path.dirname(real)
-    # The write makes its temporary copy beside the file: a directory this user may not write
-    # in would fail it only after the one-time code was spent (the lock file may exist already).
-    if not os.access(directory, os.W_OK | os.X_OK, effective_ids=True):
-        raise AwsMfaError(f"cannot write in {directory}: permission denied; make it writable, the file is unchanged")
+    with _as_writer(path):
+        real = _resolved(path)
+        if _nothing_to_create_yet(real):
+            return
+        with _locked(real):
+            directory = os.path.dirname(real)
+            # The temporary copy is made beside the file: a directory this user may not write in
+            # would fail it only after the one-time code was spent (the lock file may exist already).
+            if not os.access(directory, os.W_OK | os.X_OK, effective_ids=True):
+                raise _Denied(
+                    f"cannot write in {directory}: permission denied; make it writable, the file is unchanged"
+                )
 
 
 def _nothing_to_create_yet(real: str) -> bool:
-    """Neither the file nor its lock exists, and nothing would stop the write from creating them.
-
-    Then a first run creates nothing (~/.aws, the lock) before its write, and one that fails
-    earlier (its key program, STS, no code) leaves HOME as it found it. Otherwise, or where
-    this cannot tell, check_writable opens the lock, creating what is missing, and meets the
-    real error.
-    """
+    """Neither the file nor its lock exists, and nothing would stop the write from creating them: then
+    a run that fails before its write leaves HOME as it found it. If unsure, False (check_writable creates them)."""
     if os.path.lexists(real) or os.path.lexists(f"{real}.aws-mfa.lock"):
         return False
     directory = os.path.dirname(real)
@@ -2000,73 +1990,49 @@ def _fsync_directory(directory: str) -> None:
             os.close(descriptor)
 
 
-def _stopped_cleanly_by_signals(function: Callable[P, T]) -> Callable[P, T]:
-    """Runs function with SIGTERM and SIGHUP ending it as Ctrl-C does: by an exception that
-    unwinds through its clean-up. The write of every mode (a refresh, --setup, --clear) goes
-    through it, so none leaves its temporary copy, which holds the file's secrets, behind."""
-
-    @functools.wraps(function)
-    def stopped_cleanly(*args: P.args, **kwargs: P.kwargs) -> T:
-        with _signals_stop_the_run():
-            return function(*args, **kwargs)
-
-    return stopped_cleanly
-
-
-@_stopped_cleanly_by_signals
 def write_atomically(path: str, compose: Callable[[str], str], *, private: bool = False) -> None:
     """Replace `path` with compose(current text), under a lock, all or nothing.
 
     Composed again if another program changes the file meanwhile. The mode stays (a new file's is
-    0600); `private` takes away what group and others could do.
+    0600); `private` takes away what group and others could do. SIGTERM and SIGHUP end it as Ctrl-C
+    does, through its clean-up: no mode leaves its temporary copy, which holds secrets, behind.
     """
-    import tempfile  # only the refresh path writes
-
-    refuse_planted_links(path)
-    real = os.path.realpath(path)  # replace the target, so a symlink stays a symlink
-    directory, name = os.path.split(real)
-    _make_directory(directory)
-    with _locked(f"{real}.aws-mfa.lock") as lock:
-        owner = _owner(real, directory)
-        _settle_lock(lock, owner)
-        _remove_stale_temporaries(directory, name)
-        for _ in range(WRITE_ATTEMPTS):
-            # One read: the bytes compared before replacing are the bytes composed from.
-            before = read_bytes(real)
-            data = compose(decode(before, real) if before is not None else "").encode("utf-8")
-            try:
-                descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.aws-mfa-", suffix=".tmp")
-            except OSError as error:
-                raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
-            try:
-                mode = _mode_after(os.stat(real).st_mode, private=private) if before is not None else 0o600
-                with open(descriptor, "wb") as file:
-                    _keep_owner(descriptor, owner, real)
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
-                    # By descriptor: the directory may be another user's, who could swap the
-                    # temporary for a link to a file of root's between mkstemp and a chmod by name.
-                    os.chmod(descriptor, mode)
-                if read_bytes(real) == before:
-                    os.replace(temporary, real)
-                    break
-                os.unlink(temporary)  # someone wrote the file meanwhile: compose again from theirs
-            except BaseException as error:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                if isinstance(error, OSError):
-                    raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
-                raise
-        else:
-            raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
-        _fsync_directory(directory)
-
-
-def _mode_after(mode: int, *, private: bool) -> int:
-    """The file's mode after a write: the same, or for a private one that others could use, 0600
-    (their bits, the execute and the setuid, setgid and sticky bits mean nothing for a credentials file)."""
-    return 0o600 if private and mode & 0o077 else mode & 0o7777
+    with _signals_stop_the_run(), _as_writer(path):
+        real = _resolved(path)
+        directory, name = os.path.split(real)
+        with _locked(real) as owner:
+            _remove_stale_temporaries(directory, name)
+            for _ in range(WRITE_ATTEMPTS):
+                # One read: the bytes compared before replacing are the bytes composed from.
+                before = read_bytes(real)
+                data = compose(decode(before, real) if before is not None else "").encode("utf-8")
+                # Named before it exists, unlike tempfile.mkstemp's: the clean-up below removes it
+                # even when a signal comes right after it was made.
+                temporary = os.path.join(directory, f".{name}.aws-mfa-{os.urandom(6).hex()}.tmp")
+                try:
+                    mode = os.stat(real).st_mode & 0o7777 if before is not None else 0o600
+                    if private and mode & 0o077:  # execute, set-id and sticky bits mean nothing here either
+                        mode = 0o600
+                    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                    with open(descriptor, "wb") as file:
+                        _keep_owner(descriptor, owner)
+                        file.write(data)
+                        file.flush()
+                        os.fsync(descriptor)
+                        os.chmod(descriptor, mode)
+                    if read_bytes(real) == before:
+                        os.replace(temporary, real)
+                        break
+                    os.unlink(temporary)  # someone wrote the file meanwhile: compose again from theirs
+                except BaseException as error:
+                    with contextlib.suppress(OSError):
+                        os.unlink(temporary)
+                    if isinstance(error, OSError):
+                        raise AwsMfaError(f"cannot write {real}: {error.strerror}; the file is unchanged") from None
+                    raise
+            else:
+                raise AwsMfaError(f"{real} kept changing while aws-mfa wrote it; nothing was written, run again")
+            _fsync_directory(directory)
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:
@@ -2593,7 +2559,7 @@ def _setup(
     if args.dry_run:
         import difflib  # only for --setup --dry-run
 
-        _refuse_foreign_file(path)
+        _owner(_resolved(path))  # another user's file is refused as by a real run
         diff = difflib.unified_diff(
             mask_secrets(text), mask_secrets(after), path, f"{path} after aws-mfa --setup", lineterm=""
         )
@@ -2628,14 +2594,6 @@ def _setup_text(
     new_text = move_keys(current, profiles, device=device)
     verify_text(fresh, new_text, changed=moved_sections(fresh, profiles, device=device), path=path)
     return new_text
-
-
-def _refuse_foreign_file(path: str) -> None:
-    """check_writable's refusal of another user's file, without making the directory or the lock file."""
-    real = os.path.realpath(path)
-    uid = _owner(real, os.path.dirname(real))[0]
-    if os.geteuid() not in (0, uid):
-        raise _foreign_file(real, uid)
 
 
 def _setup_device(
@@ -2864,11 +2822,8 @@ class Stopped(BaseException):
 
 @contextlib.contextmanager
 def _signals_stop_the_run() -> Iterator[None]:
-    """During a refresh (helpers, a write), SIGTERM and SIGHUP end the run cleanly, as Ctrl-C does.
-
-    After the first, these signals are ignored until the end of the block: a second one must
-    not break into the clean-up that the first started (removing a temporary copy, say).
-    """
+    """SIGTERM and SIGHUP end the block by an exception, as Ctrl-C does; after the first, all three are
+    ignored to its end, so that a second does not break into the clean-up the first started."""
     import signal
 
     def stop(number: int, frame: object) -> None:

@@ -4,11 +4,14 @@ a user planted to a file that user does not own. Each case failed before its fix
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -179,11 +182,10 @@ def plant(link: Path, target: Path) -> None:
     os.lchown(link, NOBODY, NOBODY)
 
 
-def refused(link: Path, target: Path, real: Path) -> str:
+def refused(real: Path) -> str:
     return (
-        f"aws-mfa: error: {link} is a symbolic link of uid {NOBODY} to {real}, which belongs to uid "
-        f"{target.stat().st_uid}; as root, aws-mfa does not write through a user's link to what that user does "
-        f"not own. Run aws-mfa as uid {NOBODY}, or replace the link. The file is unchanged\n"
+        f"aws-mfa: error: cannot write {real}: permission denied (as root, aws-mfa writes in uid {NOBODY}'s "
+        f"directories with uid {NOBODY}'s permissions); the file is unchanged\n"
     )
 
 
@@ -205,7 +207,7 @@ def test_root_does_not_write_through_a_planted_link_to_roots_file(
     (nobody_home / "config").write_text("")  # the keys are the file's
     RELIABILITY["data loss and lock-out"] += 1
 
-    assert run(capsys, *argv, "--device", DEVICE) == (1, "", refused(link, roots_file, roots_file))
+    assert run(capsys, *argv, "--device", DEVICE) == (1, "", refused(roots_file))
 
     assert roots_file.read_text() == text
     assert owner_and_mode(roots_file) == (0, 0, 0o600)
@@ -220,7 +222,7 @@ def test_root_does_not_follow_a_planted_aws_directory(
     plant(aws, roots_file.parent)
     RELIABILITY["data loss and lock-out"] += 1
 
-    assert run(capsys, "--code", "123456") == (1, "", refused(aws, roots_file.parent, roots_file))
+    assert run(capsys, "--code", "123456") == (1, "", refused(roots_file))
 
     assert roots_file.read_text() == LONG_TERM
     assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
@@ -235,7 +237,7 @@ def test_root_does_not_create_a_file_where_a_dangling_planted_link_points(
     plant(link, target)
     RELIABILITY["data loss and lock-out"] += 1
 
-    assert run(capsys, "--code", "123456") == (1, "", refused(link, roots_file.parent, target))
+    assert run(capsys, "--code", "123456") == (1, "", refused(target))
 
     assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
     assert session_stub.requests == []
@@ -283,4 +285,169 @@ def test_a_link_swapped_while_it_is_followed_is_one_error(
         f"aws-mfa: error: {link} changed while aws-mfa followed it; run again. The file is unchanged\n",
     )
     assert roots_file.read_text() == LONG_TERM
+    assert session_stub.requests == []
+
+
+# --- a root run in a user's HOME writes as that user (issue 21) -----------------------------------
+
+
+def test_a_users_aws_directory_swapped_for_a_link_to_roots_never_gets_roots_file_written(
+    nobody_home: Path,
+    roots_file: Path,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The user swaps ~/.aws between a directory of theirs and a link to root's directory while root
+    # runs: whatever root checked before it wrote, the kernel now refuses what the user could not do.
+    text = f"{LONG_TERM}\n[default]\n{stub_session()}"
+    roots_file.write_text(text)
+    aws = planted_home(nobody_home)
+    (aws / "credentials").write_text(text)
+    os.chown(aws / "credentials", NOBODY, NOBODY)
+    spare, link = nobody_home / "spare", nobody_home / "link"
+    plant(link, roots_file.parent)
+    # The keys are the file's; the profile named here, botocore finds it while ~/.aws is away.
+    (nobody_home / "config").write_text("[profile default-long-term]\n")
+    stop = threading.Event()
+
+    real = aws.stat().st_ino
+
+    def swap() -> None:
+        while not stop.is_set():
+            for old, new in ((aws, spare), (link, aws), (aws, link), (spare, aws)):
+                with contextlib.suppress(OSError):
+                    if new == aws and aws.lstat().st_ino != real:  # a run made ~/.aws while it was away
+                        shutil.rmtree(aws)
+                with contextlib.suppress(OSError):
+                    os.rename(old, new)
+
+    monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)  # restored below
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # the swapping thread runs between the run's steps
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    results = []
+    try:
+        for n in range(RACE_RUNS):
+            argv = ["--clear"] if n % 2 else ["--force", "--code", "123456"]
+            results.append(run(capsys, *argv))
+    finally:
+        stop.set()
+        swapper.join()
+        sys.setswitchinterval(interval)
+    RELIABILITY["data loss and lock-out"] += RACE_RUNS
+
+    assert {code for code, _, _ in results} <= {0, 1}
+    assert all(out == "" and err.count("\n") <= 1 for _, out, err in results), results
+    assert roots_file.read_text() == text
+    assert owner_and_mode(roots_file) == (0, 0, 0o600)
+    assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
+
+
+RACE_RUNS = 200
+
+
+@pytest.fixture
+def nameless_home(home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A HOME of a uid without a passwd entry, and a group of its own."""
+    if os.geteuid() != 0:
+        pytest.skip("a run as root needs root")
+    directory = Path(tempfile.mkdtemp(prefix="aws-mfa-home-"))
+    os.chown(directory, 4242, 4343)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(directory / ".aws" / "credentials"))
+    home.config.write_text(
+        f"[profile default-long-term]\ncredential_process = printf %s '{KEYS}'\nmfa_serial = {DEVICE}\n"
+    )
+    yield directory
+    shutil.rmtree(directory)
+
+
+def test_root_run_in_the_home_of_a_uid_without_a_name_leaves_what_it_makes_to_that_uid(
+    nameless_home: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = nameless_home / ".aws"
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456") == (0, "", valid_until())
+
+    assert owner_and_mode(aws) == (4242, 4343, 0o700)
+    assert owner_and_mode(aws / "credentials") == (4242, 4343, 0o600)
+    assert owner_and_mode(aws / "credentials.aws-mfa.lock") == (4242, 4343, 0o600)
+    assert sorted(path.name for path in aws.iterdir()) == ["credentials", "credentials.aws-mfa.lock"]
+    assert (aws / "credentials").read_text() == f"[default]\n{stub_session()}"
+
+
+@pytest.mark.parametrize("argv", [["--code", "123456"], ["--clear"], ["--setup"]], ids=["refresh", "clear", "setup"])
+def test_root_refuses_a_path_through_two_users_directories(
+    nobody_home: Path,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    shared = nobody_home / "shared"
+    shared.mkdir(mode=0o700)
+    os.chown(shared, 4242, 4242)
+    credentials = shared / "credentials"
+    text = {
+        "--clear": f"{LONG_TERM}\n[default]\n{stub_session()}",
+        "--setup": f"[default]\naws_access_key_id = {LONG_KEY}\naws_secret_access_key = {LONG_SECRET}\n",
+    }.get(argv[0], LONG_TERM)
+    credentials.write_text(text)
+    os.chown(credentials, 4242, 4242)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    (nobody_home / "config").write_text("")  # the keys are the file's
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, *argv, "--device", DEVICE) == (
+        1,
+        "",
+        f"aws-mfa: error: the way to {credentials} passes through directories or links of uid {NOBODY} and of uid "
+        "4242; run aws-mfa as one of them. The file is unchanged\n",
+    )
+    assert credentials.read_text() == text
+    assert owner_and_mode(credentials) == (4242, 4242, 0o600)
+    assert sorted(path.name for path in shared.iterdir()) == ["credentials"]
+    assert session_stub.requests == []
+
+
+def test_roots_link_into_a_users_home_is_followed_as_that_user(
+    nobody_home: Path,
+    roots_file: Path,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Root's own link leads into the user's HOME, where the user planted ~/.aws -> root's directory.
+    aws = nobody_home / ".aws"
+    plant(aws, roots_file.parent)
+    link = roots_file.parent.parent / "credentials-link"
+    link.symlink_to(aws / "credentials")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(link))
+    (nobody_home / "config").write_text("")  # the keys are the file's
+    RELIABILITY["data loss and lock-out"] += 1
+
+    # The user may not even look in the directory of root's link: the message names the link.
+    assert run(capsys, "--code", "123456") == (1, "", refused(link))
+
+    assert roots_file.read_text() == LONG_TERM
+    assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
+    assert session_stub.requests == []
+
+
+def test_root_does_not_keep_writing_roots_file_in_a_users_aws_directory(
+    nobody_home: Path, session_stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Left by a root run of an older release: the user could swap it for anything of root's.
+    credentials = planted_home(nobody_home) / "credentials"
+    credentials.write_text(LONG_TERM)
+    (nobody_home / "config").write_text("")  # the keys are the file's
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456") == (1, "", refused(credentials))
+
+    assert credentials.read_text() == LONG_TERM
+    assert owner_and_mode(credentials) == (0, 0, 0o600)
+    assert sorted(path.name for path in credentials.parent.iterdir()) == ["credentials"]
     assert session_stub.requests == []

@@ -247,7 +247,7 @@ def test_sigkill_at_random_moments_leaves_old_or_new(home: Home, session_stub: S
 
 
 STEPS = [
-    ("tempfile", "mkstemp"),
+    ("os", "open"),  # the temporary file made
     ("os", "stat"),
     ("aws_mfa", "open"),  # the write of the new text into the temporary file
     ("os", "fsync"),
@@ -273,7 +273,7 @@ class FailingWrites:
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES, errno.EIO], ids=["ENOSPC", "EACCES", "EIO"])
-@pytest.mark.parametrize(("module", "step"), STEPS, ids=[step for _, step in STEPS])
+@pytest.mark.parametrize(("module", "step"), STEPS, ids=[f"{module}.{step}" for module, step in STEPS])
 def test_fault_at_each_write_step(
     home: Home,
     session_stub: StubServer,
@@ -293,7 +293,7 @@ def test_fault_at_each_write_step(
             return real(*args, **kwargs)
         if step == "fsync":
             modes.append(os.fstat(args[0]).st_mode & 0o777)  # type: ignore[arg-type]
-        if step == "open":
+        if module == "aws_mfa":
             if not isinstance(args[0], int):  # reading the file back is not the step
                 return real(*args, **kwargs)
             modes.append(os.fstat(args[0]).st_mode & 0o777)

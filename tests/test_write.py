@@ -5,15 +5,16 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from conftest import DEVICE
 from conftest import LONG_TERM
 from conftest import MOTO_KEY
+from conftest import RELIABILITY
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
@@ -114,7 +115,7 @@ def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "failing", "code"),
     [
-        pytest.param(tempfile, "mkstemp", errno.ENOSPC, id="mkstemp-disk-full"),
+        pytest.param(os, "open", errno.ENOSPC, id="create-disk-full"),
         pytest.param(os, "stat", errno.EACCES, id="stat"),
         pytest.param(os, "fsync", errno.EIO, id="fsync"),
         pytest.param(os, "chmod", errno.EIO, id="chmod"),
@@ -127,7 +128,11 @@ def test_failed_write_leaves_the_original_and_no_temporary(
     path = tmp_path / "credentials"
     path.write_text("[a]\nk = v\n")
 
-    def fail(*args: object, **kwargs: object) -> None:
+    real = getattr(module, failing)
+
+    def fail(*args: object, **kwargs: object) -> object:
+        if sys._getframe(1).f_code.co_name != "write_atomically":  # the lock file's steps come first
+            return real(*args, **kwargs)
         raise OSError(code, os.strerror(code))
 
     # A failing disk cannot be had on demand here: inject the error at the step.
@@ -253,3 +258,27 @@ def test_sections_read_like_botocore_and_lazily() -> None:
     assert list(sections) == ["a", "b", "DEFAULT"]
     assert dict(sections) == {"a": {"region": "r", "k": "1"}, "b": {"region": "r"}, "DEFAULT": {"region": "r"}}
     assert "c" not in sections
+
+
+def test_signal_right_after_the_temporary_is_made_leaves_none(
+    home: Home, session_stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.open
+
+    def open_then_terminated(path: str, flags: int, mode: int = 0o777) -> int:
+        descriptor = real(path, flags, mode)
+        if path.endswith(".tmp"):
+            # The file exists and its descriptor is not yet returned: tempfile.mkstemp left it behind.
+            signal.raise_signal(signal.SIGTERM)
+        return descriptor
+
+    monkeypatch.setattr(os, "open", open_then_terminated)
+    RELIABILITY["hangs and unbounded work"] += 1
+
+    assert run(capsys, "--code", "123456") == (143, "", "aws-mfa: stopped by SIGTERM\n")
+
+    assert home.credentials.read_text() == LONG_TERM
+    assert sorted(path.name for path in home.credentials.parent.iterdir()) == [
+        "credentials",
+        "credentials.aws-mfa.lock",
+    ]
