@@ -8,6 +8,7 @@ import collections
 import configparser
 import contextlib
 import errno
+import functools
 import os
 import re
 import stat
@@ -2763,6 +2764,10 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         plan = _make_plan(
             args, profiles, env=env, path=path, sections=sections, config=config, settings=settings, keys=keys
         )
+        # What the write would refuse ([DEFAULT] keys, odd indentation) is refused now, by a dry run as
+        # by a refresh, before a one-time code is spent on STS.
+        trial = SessionCredentials("ASIA" + "X" * 16, "-", "-", now)
+        spliced(text or "", sections, profile, session_values(trial, settings.assume_role), path)
         if args.dry_run:
             _emit(_describe(plan, kept, now, args.verbose))
             return 0

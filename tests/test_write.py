@@ -195,6 +195,7 @@ def test_a_key_default_gives_every_section_is_named_when_the_run_would_remove_it
         "it from [default] changes nothing; move it into the sections that need it (nothing was written)\n",
     )
     assert home.credentials.read_text() == content
+    assert stub.requests == []  # refused before the one-time code was spent
 
 
 @pytest.mark.parametrize(
