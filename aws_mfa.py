@@ -1532,6 +1532,7 @@ def aws_client(
     import botocore.session  # imported here: help, status and the skip path stay fast
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ProfileNotFound
 
     session = botocore.session.Session()
     # Naming the long-term profile keeps an AWS_PROFILE naming a missing profile from failing the client.
@@ -1540,11 +1541,11 @@ def aws_client(
     # Without a region, "legacy" maps us-east-1 to the global sts.amazonaws.com and signs
     # for us-east-1 (botocore's "aws-global" would sign for "aws-global" at an override URL).
     session.set_config_variable("sts_regional_endpoints", "regional" if region else "legacy")
-    # PERF: botocore lists every service directory it ships (some 400: 2,700 stat calls, a tenth
-    # of a refresh, by strace -c) only to check that the model it loads is among them; these are.
-    session.get_component("data_loader").list_available_services = lambda type_name: ["sts", "iam"]
-    long_term = keys()
     try:
+        # PERF: botocore lists every service directory it ships (some 400: 2,700 stat calls, a tenth
+        # of a refresh, by strace -c) only to check that the model it loads is among them; these are.
+        session.get_component("data_loader").list_available_services = lambda type_name: ["sts", "iam"]
+        long_term = keys()
         return session.create_client(
             service,
             region_name=region or "us-east-1",
@@ -1558,6 +1559,8 @@ def aws_client(
                 retries={"total_max_attempts": 1, "mode": "standard"},
             ),
         )
+    except ProfileNotFound:  # botocore reads the files again: another program changed one meanwhile
+        raise AwsMfaError(f"[{long_name}] is gone from {credentials_path} since aws-mfa read it; run again") from None
     except (BotoCoreError, ValueError) as error:  # ValueError: an endpoint URL that is no URL
         name = service.upper()
         raise AwsMfaError(
@@ -2737,7 +2740,10 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return _list(args, path, env=env, now=now, messages=messages)
     if args.clear:
         return _clear(path, profile, messages, args.long_term_suffix)
-    text = read_text(path)
+    # As root, read as the write will be made (_as_writer): a user who swaps in a link to root's file
+    # for the read, and back for the write, would get a session of root's keys.
+    with _as_writer(path):
+        text = read_text(path)
     sections = parse_ini(text or "", path)
     profiles = Profiles(profile, profile + args.long_term_suffix)
     if args.status:

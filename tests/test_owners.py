@@ -33,6 +33,8 @@ from test_refresh import run
 from test_surroundings import NOBODY
 from test_surroundings import as_nobody
 
+import aws_mfa
+
 KEYS = json.dumps({"Version": 1, "AccessKeyId": LONG_KEY, "SecretAccessKey": LONG_SECRET})
 
 
@@ -227,6 +229,39 @@ def test_root_does_not_follow_a_planted_aws_directory(
     assert roots_file.read_text() == LONG_TERM
     assert sorted(path.name for path in roots_file.parent.iterdir()) == ["credentials"]
     assert session_stub.requests == []
+
+
+def test_root_reads_a_users_file_as_that_user_so_a_link_swapped_back_gets_no_session_of_roots_keys(
+    nobody_home: Path,
+    roots_file: Path,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The user's link points at root's keys while the file is read, and at the user's own file from the
+    check before the write on: a race no test can time, so the swap is made at that moment by hand."""
+    link = planted_home(nobody_home) / "credentials"
+    own = nobody_home / "own"
+    mine = "[default-long-term]\naws_access_key_id = AKIAOTHERUSER0000001\naws_secret_access_key = theirs\n"
+    own.write_text(mine)
+    os.chown(own, NOBODY, NOBODY)
+    plant(link, roots_file)
+    (nobody_home / "config").write_text("")
+    check_writable = aws_mfa.check_writable
+
+    def swapped_back(path: str) -> None:
+        link.unlink()
+        plant(link, own)
+        check_writable(path)
+
+    monkeypatch.setattr(aws_mfa, "check_writable", swapped_back)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456", "--device", DEVICE) == (1, "", refused(roots_file))
+
+    assert session_stub.requests == []  # root's keys never signed a request
+    assert own.read_text() == mine
+    assert roots_file.read_text() == LONG_TERM
 
 
 def test_root_does_not_create_a_file_where_a_dangling_planted_link_points(

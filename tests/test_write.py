@@ -283,3 +283,27 @@ def test_signal_right_after_the_temporary_is_made_leaves_none(
         "credentials",
         "credentials.aws-mfa.lock",
     ]
+
+
+def test_long_term_section_removed_by_another_program_before_the_call_is_one_error(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore reads the credentials file again for the client: the section it is told to use is gone."""
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
+    home.credentials.write_text(LONG_TERM)
+    check_writable = aws_mfa.check_writable
+
+    def changed_meanwhile(path: str) -> None:
+        home.credentials.write_text("[other]\n")
+        check_writable(path)
+
+    monkeypatch.setattr(aws_mfa, "check_writable", changed_meanwhile)
+    RELIABILITY["hostile inputs"] += 1
+
+    assert run(capsys, "--code", "123456", "--device", DEVICE) == (
+        1,
+        "",
+        f"aws-mfa: error: [default-long-term] is gone from {home.credentials} since aws-mfa read it; run again\n",
+    )
+    assert home.credentials.read_text() == "[other]\n"
+    assert stub.requests == []
