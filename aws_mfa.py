@@ -1849,9 +1849,16 @@ def _make_directory(directory: str) -> None:
     """The credentials file's directory, made 0700 if missing, as `aws configure` makes ~/.aws."""
     try:
         os.mkdir(directory, 0o700)
-        # A umask such as 0277 would leave 0500, every later run locked out. By name: only root in
-        # root's directories, or a user in the user's own (_as_writer), gets here.
-        os.chmod(directory, 0o700)
+        # A umask such as 0277 would leave 0500, every later run locked out. By descriptor, not
+        # following a link: where others may write (a group's directory of root's), the new one
+        # could be swapped for a link to something else before a chmod by name.
+        try:
+            descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except PermissionError:  # a umask without the owner's read bit, and not root: only our own
+            os.chmod(directory, 0o700)
+        else:
+            os.fchmod(descriptor, 0o700)
+            os.close(descriptor)
     except FileExistsError:
         pass
     except OSError as error:
@@ -1870,7 +1877,10 @@ def _writer(path: str) -> tuple[int, int] | None:
     """The user (uid, gid) other than root who owns a directory or link on the way to path, links followed:
     that user can swap what follows for a link to anything at any moment, so a root run writes as that user."""
     owners: dict[int, int] = {}
-    parts = (path if os.path.isabs(path) else f"{os.getcwd()}/{path}").split("/")
+    try:
+        parts = (path if os.path.isabs(path) else f"{os.getcwd()}/{path}").split("/")
+    except OSError as error:  # the working directory was removed
+        raise AwsMfaError(f"cannot find {path} from the working directory: {error.strerror}") from None
     resolved, links = "/", 0
     while parts:
         part = parts.pop(0)
@@ -1917,16 +1927,27 @@ def _as_writer(path: str) -> Iterator[None]:
         gid, groups = user.pw_gid, os.getgrouplist(user.pw_name, user.pw_gid)
     root_gid, root_groups = os.getegid(), os.getgroups()
     try:
-        os.setgroups(groups)
-        os.setegid(gid)
-        os.seteuid(uid)
+        try:
+            os.setgroups(groups)
+            os.setegid(gid)
+            os.seteuid(uid)
+        except PermissionError:  # no CAP_SETUID or CAP_SETGID: a container's bounding set, a user namespace
+            raise _CannotSwitch(
+                f"{path} is on the way of uid {uid}, and this root may not act as uid {uid} (no CAP_SETUID or "
+                f"CAP_SETGID); run aws-mfa as uid {uid}. The file is unchanged"
+            ) from None
         yield
+    except _CannotSwitch:
+        raise
     except AwsMfaError as error:
         if not isinstance(error, _Denied) and not isinstance(error.__context__, PermissionError):
             raise
-        raise AwsMfaError(
-            f"cannot write {_resolved(path)}: permission denied (as root, aws-mfa writes in uid {uid}'s "
-            f"directories with uid {uid}'s permissions); the file is unchanged"
+        # An unreadable config file stays one the run goes on without (_read_config).
+        reading = isinstance(error, _Unreadable)
+        kind, verb, end = (_Unreadable, "read", "") if reading else (AwsMfaError, "write", "; the file is unchanged")
+        raise kind(
+            f"cannot {verb} {_resolved(path)}: permission denied (as root, aws-mfa reads and writes in uid {uid}'s "
+            f"directories with uid {uid}'s permissions){end}"
         ) from None
     finally:
         # A signal's exception (Stopped, Ctrl-C) comes once a run and may break into one of the two.
@@ -1936,10 +1957,25 @@ def _as_writer(path: str) -> Iterator[None]:
             _be_root(root_gid, root_groups)
 
 
+class _CannotSwitch(AwsMfaError):
+    """Root without the capabilities to act as another user."""
+
+
+def _read_as_writer(path: str) -> str | None:
+    """read_text as the write would be made: as root, a user who swaps a link to root's file in for the
+    read would otherwise get root's keys (or settings, or key program) used for the session."""
+    with _as_writer(path):
+        return read_text(path)
+
+
 def _be_root(gid: int, groups: list[int]) -> None:
-    os.seteuid(0)
-    os.setegid(gid)
-    os.setgroups(groups)
+    """Back to root's ids, changing only what changed: a root that could not switch may not set them."""
+    if os.geteuid() != 0:
+        os.seteuid(0)
+    if os.getegid() != gid:
+        os.setegid(gid)
+    if os.getgroups() != groups:
+        os.setgroups(groups)
 
 
 def check_writable(path: str) -> None:
@@ -2455,6 +2491,11 @@ def _refresh(plan: Plan, env: Mapping[str, str], messages: _Messages) -> Session
         keys = (
             long_term_keys(fresh, plan.profiles.long, plan.path) if isinstance(plan.keys, LongTermKeys) else long_term()
         )
+        if keys != long_term():  # a session goes only where the keys that made it are
+            raise AwsMfaError(
+                f"the long-term key in [{plan.profiles.long}] of {plan.path} changed while aws-mfa ran; nothing "
+                "was written, run again"
+            )
         refuse_long_term_keys(fresh, plan.profiles.short, plan.path, unless=keys)
         return spliced(current, fresh, plan.profiles.short, values, plan.path)
 
@@ -2492,7 +2533,7 @@ def _status(name: str, section: Mapping[str, str] | None, now: datetime) -> int:
 
 def _clear(path: str, name: str, messages: _Messages, suffix: str) -> int:
     """Remove the session (and its role) from [name]; every other byte stays."""
-    sections = parse_ini(read_text(path) or "", path)
+    sections = parse_ini(_read_as_writer(path) or "", path)
     if not any(key in sections.get(name, {}) for key in CLEARED_KEYS):
         messages.say(f"[{name}] in {path} holds no session; nothing to clear")
         return 0
@@ -2627,7 +2668,7 @@ def _list(args: argparse.Namespace, path: str, *, env: Mapping[str, str], now: d
     """One line per profile pair: where its long-term keys are, its device, its session, its role."""
     suffix = args.long_term_suffix
     config_path, config = _read_config(env, messages)
-    sections = parse_ini(read_text(path) or "", path)
+    sections = parse_ini(_read_as_writer(path) or "", path)
     # Each pair's short name (one `-p NAME` takes) and where its long-term keys come from: keys in the
     # credentials file win over the config profile's credential_process, as in a refresh.
     pairs = {
@@ -2714,7 +2755,7 @@ def _read_config(env: Mapping[str, str], messages: _Messages) -> tuple[str, IniS
         messages.warn(f"{path} is not a regular file; going on without it, as the AWS CLI does")
         return path, {}
     try:
-        return path, parse_ini(read_text(path) or "", path)
+        return path, parse_ini(_read_as_writer(path) or "", path)
     except _Unreadable as error:
         messages.warn(f"{error}; going on without it, as the AWS CLI does")
         return path, {}
@@ -2740,10 +2781,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return _list(args, path, env=env, now=now, messages=messages)
     if args.clear:
         return _clear(path, profile, messages, args.long_term_suffix)
-    # As root, read as the write will be made (_as_writer): a user who swaps in a link to root's file
-    # for the read, and back for the write, would get a session of root's keys.
-    with _as_writer(path):
-        text = read_text(path)
+    text = _read_as_writer(path)
     sections = parse_ini(text or "", path)
     profiles = Profiles(profile, profile + args.long_term_suffix)
     if args.status:

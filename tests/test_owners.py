@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -184,10 +185,11 @@ def plant(link: Path, target: Path) -> None:
     os.lchown(link, NOBODY, NOBODY)
 
 
-def refused(real: Path) -> str:
+def refused(real: Path, verb: str = "read") -> str:
+    end = "; the file is unchanged" if verb == "write" else ""
     return (
-        f"aws-mfa: error: cannot write {real}: permission denied (as root, aws-mfa writes in uid {NOBODY}'s "
-        f"directories with uid {NOBODY}'s permissions); the file is unchanged\n"
+        f"aws-mfa: error: cannot {verb} {real}: permission denied (as root, aws-mfa reads and writes in uid "
+        f"{NOBODY}'s directories with uid {NOBODY}'s permissions){end}\n"
     )
 
 
@@ -486,3 +488,79 @@ def test_root_does_not_keep_writing_roots_file_in_a_users_aws_directory(
     assert owner_and_mode(credentials) == (0, 0, 0o600)
     assert sorted(path.name for path in credentials.parent.iterdir()) == ["credentials"]
     assert session_stub.requests == []
+
+
+def test_root_that_may_not_act_as_the_user_says_so_in_one_line(nobody_home: Path, tmp_path: Path) -> None:
+    """A container's bounding set without CAP_SETUID and CAP_SETGID: root cannot become the user."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux)")
+    aws = planted_home(nobody_home)
+    (aws / "credentials").write_text(LONG_TERM)
+    os.chown(aws / "credentials", NOBODY, NOBODY)
+    script = str(Path(sys.executable).parent / "aws-mfa")
+    RELIABILITY["tracebacks"] += 1
+
+    result = subprocess.run(
+        ["setpriv", "--bounding-set=-setuid,-setgid", "--", script, "--status"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"aws-mfa: error: {aws / 'credentials'} is on the way of uid {NOBODY}, and this root may not act as uid "
+        f"{NOBODY} (no CAP_SETUID or CAP_SETGID); run aws-mfa as uid {NOBODY}. The file is unchanged\n",
+    )
+    assert (aws / "credentials").read_text() == LONG_TERM
+
+
+def test_a_relative_path_from_a_removed_working_directory_is_one_error(
+    home: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a run as root looks at who owns the way to the file")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    RELIABILITY["tracebacks"] += 1
+
+    assert run(capsys, "-c", "credentials", "--status") == (
+        1,
+        "",
+        "aws-mfa: error: cannot find credentials from the working directory: No such file or directory\n",
+    )
+
+
+def test_root_reads_a_users_config_as_that_user(
+    nobody_home: Path,
+    roots_file: Path,
+    session_stub: StubServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A user's link to root's config would have root's key program make the session for the user's file."""
+    roots_config = roots_file.parent / "config"
+    roots_config.write_text("[profile default-long-term]\ncredential_process = /bin/false\n")
+    roots_config.chmod(0o600)
+    link = planted_home(nobody_home) / "config"
+    plant(link, roots_config)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(link))
+    credentials = nobody_home / ".aws" / "credentials"
+    credentials.write_text("[default-long-term]\n")
+    os.chown(credentials, NOBODY, NOBODY)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456", "--device", DEVICE) == (
+        1,
+        "",
+        f"aws-mfa: warning: cannot read {roots_config}: permission denied (as root, aws-mfa reads and writes in "
+        f"uid {NOBODY}'s directories with uid {NOBODY}'s permissions); going on without it, as the AWS CLI "
+        "does\n"
+        f"aws-mfa: error: [default-long-term] in {credentials} lacks aws_access_key_id and aws_secret_access_key; "
+        "add the long-term key\n",
+    )
+    assert session_stub.requests == []
+    assert credentials.read_text() == "[default-long-term]\n"

@@ -307,3 +307,29 @@ def test_long_term_section_removed_by_another_program_before_the_call_is_one_err
     )
     assert home.credentials.read_text() == "[other]\n"
     assert stub.requests == []
+
+
+def test_a_session_goes_only_where_the_keys_that_made_it_are(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program (or a user who may write the directory) puts other long-term keys in place while the
+    code is typed: the session of the first keys is not written beside the second."""
+    stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
+    home.credentials.write_text(LONG_TERM)
+    other = "[default-long-term]\naws_access_key_id = AKIAOTHERUSER0000001\naws_secret_access_key = theirs\n"
+    check_writable = aws_mfa.check_writable
+
+    def replaced_meanwhile(path: str) -> None:
+        check_writable(path)
+        home.credentials.write_text(other)
+
+    monkeypatch.setattr(aws_mfa, "check_writable", replaced_meanwhile)
+    RELIABILITY["data loss and lock-out"] += 1
+
+    assert run(capsys, "--code", "123456", "--device", DEVICE) == (
+        1,
+        "",
+        f"aws-mfa: error: the long-term key in [default-long-term] of {home.credentials} changed while aws-mfa "
+        "ran; nothing was written, run again\n",
+    )
+    assert home.credentials.read_text() == other
