@@ -333,3 +333,26 @@ def test_a_session_goes_only_where_the_keys_that_made_it_are(
         "ran; nothing was written, run again\n",
     )
     assert home.credentials.read_text() == other
+
+
+def test_the_file_replaced_by_a_link_loop_after_the_read_is_one_error(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another program replaces the file after it was read: the owner to keep cannot be known."""
+    home.credentials.write_text(LONG_TERM)
+    check_writable = aws_mfa.check_writable
+
+    def looped_meanwhile(path: str) -> None:
+        home.credentials.unlink()
+        home.credentials.symlink_to(home.credentials.name)
+        check_writable(path)
+
+    monkeypatch.setattr(aws_mfa, "check_writable", looped_meanwhile)
+    RELIABILITY["tracebacks"] += 1
+
+    assert run(capsys, "--code", "123456", "--device", DEVICE) == (
+        1,
+        "",
+        f"aws-mfa: error: cannot write {home.credentials}: Too many levels of symbolic links; the file is unchanged\n",
+    )
+    assert stub.requests == []
