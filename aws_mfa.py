@@ -1666,6 +1666,9 @@ def check_answer(response: Mapping[str, Any], where: str, now: datetime) -> Sess
         )
         if not (isinstance(value, str) and pattern.fullmatch(value))
     ]
+    if str(session.access_key_id).startswith("AKIA"):
+        # moto's GetSessionToken answers so; every later run would refuse it as long_term_kind says.
+        problems.append("the access key id is a long-term one (AKIA...), which a session never has")
     if session.expiration <= now:
         problems.append(f"it expired at {format_local(session.expiration)} by this machine's clock")
     elif (session.expiration - now).total_seconds() > 2 * MAX_DURATION:

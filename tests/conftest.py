@@ -5,7 +5,9 @@ from __future__ import annotations
 import builtins
 import collections
 import email.utils
+import http.client
 import http.server
+import itertools
 import logging
 import os
 import stat
@@ -27,14 +29,9 @@ import pytest
 LONG_KEY = "AKIAEXAMPLELONGTERM1"
 LONG_SECRET = "long/term+secret0000000000000000000000SECRET"
 DEVICE = "arn:aws:iam::123456789012:mfa/alice"
-# What moto's STS answers to GetSessionToken, whatever it is asked.
-MOTO_KEY = "AKIAIOSFODNN7EXAMPLE"
-MOTO_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
-MOTO_TOKEN = (
-    "AQoEXAMPLEH4aoAH0gNCAPyJxz4BlCFFxWNE1OPTgk5TthT+FvwqnKwRcOIfrRh3c/LTo6UDdyJwOOvEVPvLXCrrrUtdnniCEXAMPLE/"
-    "IvU1dYUg2RVAJBanLiHb4IgRmpRV3zrkuWJOgQs8IZZaIv2BXIa2R4OlgkBN9bkUDNCJiBeb/AXlzBBko7b15fjrBs2+cTQtpZ3CYWFXG8"
-    "C5zqx37wnOE49mRl/+OtkIKGO7fAE"
-)
+# How the secret and token of every session the sts fixture answers with begin.
+SESSION_SECRET = "sts/session/secret/"
+SESSION_TOKEN = "STSTOKEN+session/"
 LONG_TERM = f"""[default-long-term]
 aws_access_key_id = {LONG_KEY}
 aws_secret_access_key = {LONG_SECRET}
@@ -85,11 +82,11 @@ def stub_expiration() -> str:
     return _stub_expiration[0]
 
 
-def stub_session() -> str:
-    """The [default] lines a refresh writes from the stub's answer, in aws-mfa's order."""
+def stub_session(key: str = STUB_KEY, secret: str = STUB_SECRET, token: str = STUB_TOKEN) -> str:
+    """The [default] lines a refresh writes from the stub's answer (or these credentials), in aws-mfa's order."""
     return (
-        f"aws_access_key_id = {STUB_KEY}\naws_secret_access_key = {STUB_SECRET}\naws_session_token = {STUB_TOKEN}\n"
-        f"aws_security_token = {STUB_TOKEN}\nexpiration = {stub_expiration()}\n"
+        f"aws_access_key_id = {key}\naws_secret_access_key = {secret}\naws_session_token = {token}\n"
+        f"aws_security_token = {token}\nexpiration = {stub_expiration()}\n"
     )
 
 
@@ -122,6 +119,8 @@ class StubServer:
         self.default = Answer(500, "no answer set")
         self.release = threading.Event()
         self.clock_offset = 0.0  # seconds added to the Date header: a server whose clock is off
+        self.upstream = ""  # where a request no answer was set for is relayed (moto), if anywhere
+        self.answered: list[tuple[str, str, str]] = []  # the sessions sts_sessions() answered with
         stub = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -133,7 +132,9 @@ class StubServer:
                 answer = (
                     (stub.queue.pop(0) if stub.queue else None)
                     or stub.actions.get(action)
-                    or stub.routes.get((self.command, self.path), stub.default)
+                    or stub.routes.get((self.command, self.path))
+                    or (stub.relayed(self.command, self.path, dict(self.headers), body) if stub.upstream else None)
+                    or stub.default
                 )
                 if answer.hang:
                     stub.release.wait(30)
@@ -158,6 +159,29 @@ class StubServer:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
+    def relayed(self, method: str, path: str, headers: dict[str, str], body: str) -> Answer:
+        """What the upstream server answers to this request."""
+        headers.pop("Host", None)
+        connection = http.client.HTTPConnection(urllib.parse.urlsplit(self.upstream).netloc, timeout=30)
+        try:
+            connection.request(method, path, body.encode(), headers)
+            response = connection.getresponse()
+            return Answer(response.status, response.read().decode())
+        finally:
+            connection.close()
+
+    def sts_sessions(self) -> None:
+        """Answer GetSessionToken with a new session each time, as STS does, and record it in answered."""
+        counter = itertools.count(1)
+
+        def body() -> str:
+            number = next(counter)
+            session = (f"ASIASESSION{number:09d}", f"{SESSION_SECRET}{number:022d}", f"{SESSION_TOKEN}{number:04d}==")
+            self.answered.append(session)
+            return self.session_xml(*session, stub_expiration(), "GetSessionToken")
+
+        self.actions["GetSessionToken"] = Answer(200, body)
+
     def sts_error(self, code: str, message: str, status: int = 403) -> None:
         self.default = self.error(code, message, status)
 
@@ -173,19 +197,21 @@ class StubServer:
         self, key: str, secret: str, token: str, *, expiration: str | None = None, action: str = "GetSessionToken"
     ) -> None:
         """Answer with these credentials; without an expiration, with stub_expiration() when asked."""
+        self.default = Answer(
+            200, lambda: self.session_xml(key, secret, token, expiration or stub_expiration(), action)
+        )
+
+    @staticmethod
+    def session_xml(key: str, secret: str, token: str, expiration: str, action: str) -> str:
         extra = "<AssumedRoleUser><AssumedRoleId>AROA:x</AssumedRoleId><Arn>arn:aws:sts::1:assumed-role/r/x</Arn>"
-
-        def body() -> str:
-            return (
-                f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
-                f"<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
-                f"<SessionToken>{token}</SessionToken><Expiration>{expiration or stub_expiration()}</Expiration>"
-                "</Credentials>"
-                + (extra + "</AssumedRoleUser>" if action == "AssumeRole" else "")
-                + f"</{action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"
-            )
-
-        self.default = Answer(200, body)
+        return (
+            f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
+            f"<Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
+            f"<SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration>"
+            "</Credentials>"
+            + (extra + "</AssumedRoleUser>" if action == "AssumeRole" else "")
+            + f"</{action}Result><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></{action}Response>"
+        )
 
     def close(self) -> None:
         self.release.set()
@@ -239,11 +265,15 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def sts(home: Home, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """moto's STS and IAM, reached the way a user overrides endpoints."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", moto_url)
-    return moto_url
+def sts(stub: StubServer, moto_url: str) -> StubServer:
+    """moto's STS and IAM, reached the way a user overrides endpoints, but for GetSessionToken.
+
+    moto answers GetSessionToken with an IAM user's key id (AKIA...), which aws-mfa refuses: the
+    stub answers it with a new session each time (stub.answered) and relays the rest to moto.
+    """
+    stub.upstream = moto_url
+    stub.sts_sessions()
+    return stub
 
 
 @pytest.fixture
@@ -313,7 +343,7 @@ def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
 
 
 def secrets_in(text: str) -> list[str]:
-    secrets = (LONG_SECRET, MOTO_SECRET, MOTO_TOKEN, STUB_SECRET, STUB_TOKEN, "oldsecret", "oldtoken")
+    secrets = (LONG_SECRET, SESSION_SECRET, SESSION_TOKEN, STUB_SECRET, STUB_TOKEN, "oldsecret", "oldtoken")
     return [secret for secret in secrets if secret in text]
 
 

@@ -18,9 +18,6 @@ from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
-from conftest import MOTO_KEY
-from conftest import MOTO_SECRET
-from conftest import MOTO_TOKEN
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
@@ -477,7 +474,7 @@ def test_env_with_a_valid_session_prints_it_without_refreshing(
     assert session_stub.requests == []
 
 
-def test_credential_process_consumed_by_botocore(home: Home, sts: str) -> None:
+def test_credential_process_consumed_by_botocore(home: Home, sts: StubServer) -> None:
     import boto3
 
     home.credentials.write_text(LONG_TERM)
@@ -489,9 +486,9 @@ def test_credential_process_consumed_by_botocore(home: Home, sts: str) -> None:
 
     assert credentials is not None
     frozen = credentials.get_frozen_credentials()
-    assert (frozen.access_key, frozen.secret_key, frozen.token) == (MOTO_KEY, MOTO_SECRET, MOTO_TOKEN)
+    assert sts.answered == [(frozen.access_key, frozen.secret_key, frozen.token)]
     assert session.client("sts").get_caller_identity()["Account"] == "123456789012"
-    assert home.credentials.read_text().startswith(f"{LONG_TERM}\n[default]\naws_access_key_id = {MOTO_KEY}\n")
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session(*sts.answered[0])}"
 
 
 def test_credential_process_without_terminal_fails_clearly(session_stub: StubServer, home: Home) -> None:

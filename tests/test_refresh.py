@@ -14,15 +14,13 @@ from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
-from conftest import MOTO_KEY
-from conftest import MOTO_SECRET
-from conftest import MOTO_TOKEN
 from conftest import RELIABILITY
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
+from conftest import as_shown
 from conftest import expires_in
 from conftest import secrets_in
 from conftest import set_env
@@ -144,31 +142,51 @@ def test_request_carries_device_code_duration_and_long_term_key_only(
     assert "X-Amz-Security-Token" not in request.headers
 
 
-def test_written_profile_works_with_botocore_and_moto(home: Home, sts: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_written_profile_works_with_botocore_and_moto(
+    home: Home, sts: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     import boto3
 
     home.credentials.write_text(LONG_TERM)
 
-    code, out, err = run(capsys, stdin="123456\n")
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
-    assert (code, out) == (0, "")
-    assert err.startswith("aws-mfa: [default] is valid until ")
     session = boto3.Session(profile_name="default", region_name="us-east-1")
     credentials = session.get_credentials()
     assert credentials is not None
-    assert (credentials.access_key, credentials.secret_key, credentials.token) == (MOTO_KEY, MOTO_SECRET, MOTO_TOKEN)
+    assert sts.answered == [(credentials.access_key, credentials.secret_key, credentials.token)]
     assert session.client("sts").get_caller_identity()["Account"] == "123456789012"
+    # A later run keeps the session it wrote.
+    assert run(capsys) == (
+        0,
+        "",
+        f"aws-mfa: [default] is still valid until {as_shown(stub_expiration())} (59m left); --force refreshes\n",
+    )
+    assert len(sts.answered) == 1
 
 
-def test_console_script_end_to_end(home: Home, sts: str) -> None:
+def test_console_script_end_to_end(home: Home, sts: StubServer) -> None:
     home.credentials.write_text(LONG_TERM)
     script = Path(sys.executable).with_name("aws-mfa")
 
     result = subprocess.run([str(script)], input="123456\n", capture_output=True, text=True, check=False)
 
-    assert (result.returncode, result.stdout) == (0, "")
-    assert result.stderr.startswith("aws-mfa: [default] is valid until ")
-    assert home.credentials.read_text().startswith(f"{LONG_TERM}\n[default]\naws_access_key_id = {MOTO_KEY}\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", valid_until())
+    (answered,) = sts.answered
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n{stub_session(*answered)}"
+    # What it wrote, a second run keeps, --status shows and --clear removes.
+    runs = [
+        subprocess.run([str(script), *argv], capture_output=True, text=True, check=False)
+        for argv in ([], ["--status"], ["--clear"])
+    ]
+    shown = as_shown(stub_expiration())
+    assert [(result.returncode, result.stdout, result.stderr) for result in runs] == [
+        (0, "", f"aws-mfa: [default] is still valid until {shown} (59m left); --force refreshes\n"),
+        (0, f"[default] valid until {shown} (59m left)\n", ""),
+        (0, "", f"aws-mfa: removed the session from [default] in {home.credentials}\n"),
+    ]
+    assert sts.answered == [answered]
+    assert home.credentials.read_text() == f"{LONG_TERM}\n[default]\n"
 
 
 def test_python_dash_m_runs_the_module(home: Home) -> None:

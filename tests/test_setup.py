@@ -14,7 +14,6 @@ from conftest import DEVICE
 from conftest import LONG_KEY
 from conftest import LONG_SECRET
 from conftest import LONG_TERM
-from conftest import MOTO_KEY
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
@@ -407,7 +406,7 @@ def test_dry_run_goes_with_a_refresh_or_setup_only(home: Home, capsys: pytest.Ca
 
 
 def test_aws_configure_then_setup_then_refresh_against_moto(
-    home: Home, sts: str, capsys: pytest.CaptureFixture[str]
+    home: Home, sts: StubServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import boto3
 
@@ -415,11 +414,10 @@ def test_aws_configure_then_setup_then_refresh_against_moto(
     home.config.write_text(f"[default]\nregion = us-east-1\noutput = json\nmfa_serial = {DEVICE}\n")
 
     assert run(capsys, "--setup") == (0, "", moved(home.credentials) + NEXT)
-    code, out, err = run(capsys, stdin="123456\n")
+    assert run(capsys, stdin="123456\n") == (0, "", valid_until())
 
-    assert (code, out) == (0, "")
-    assert err.startswith("aws-mfa: [default] is valid until ")
-    assert home.credentials.read_text().startswith(f"{SET_UP}aws_access_key_id = {MOTO_KEY}\n")
+    (answered,) = sts.answered
+    assert home.credentials.read_text() == SET_UP + stub_session(*answered)
     session = boto3.Session(profile_name="default")
     assert session.client("sts").get_caller_identity()["Account"] == "123456789012"
 

@@ -804,6 +804,13 @@ def sts_answer(key: str, secret: str, token: str, expiration: str | None = None)
             "later than any session",
             id="too-far",
         ),
+        pytest.param(
+            # What moto's GetSessionToken answers: a later run would refuse it as an IAM user's key.
+            sts_answer("AKIAIOSFODNN7EXAMPLE", STUB_SECRET, STUB_TOKEN),
+            "STS at {url} answered with credentials that cannot be used: the access key id is a long-term one "
+            "(AKIA...), which a session never has",
+            id="long-term-key-id",
+        ),
     ],
 )
 def test_sts_answer_is_checked_before_it_is_written(

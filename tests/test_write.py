@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from conftest import DEVICE
 from conftest import LONG_TERM
-from conftest import MOTO_KEY
 from conftest import RELIABILITY
 from conftest import STUB_KEY
 from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
+from conftest import stub_session
 from test_refresh import run
 
 import aws_mfa
@@ -220,7 +220,7 @@ def test_splice_section(text: str, values: dict[str, str | None], expected: str)
     assert aws_mfa.splice_section(text, section, values) == expected
 
 
-def test_concurrent_runs_on_many_profiles_lose_nothing(home: Home, sts: str) -> None:
+def test_concurrent_runs_on_many_profiles_lose_nothing(home: Home, sts: StubServer) -> None:
     profiles = [f"p{n}" for n in range(6)]
     home.credentials.write_text(
         "# shared file\n"
@@ -249,7 +249,9 @@ def test_concurrent_runs_on_many_profiles_lose_nothing(home: Home, sts: str) -> 
     parser = configparser.RawConfigParser()
     parser.read_string(after)
     assert sorted(parser.sections()) == sorted(profiles + [f"{name}-long-term" for name in profiles])
-    assert all(parser.get(name, "aws_access_key_id") == MOTO_KEY for name in profiles)
+    # Each profile holds a whole session STS answered, and each session is in one profile.
+    answered = [[tuple(line.split(" = ")) for line in stub_session(*session).splitlines()] for session in sts.answered]
+    assert sorted(parser.items(name) for name in profiles) == sorted(answered)
 
 
 def test_sections_read_like_botocore_and_lazily() -> None:
