@@ -998,7 +998,9 @@ def configured_region(
     # botocore's own check lets a trailing line break through (its pattern ends in `$`), and the
     # signed request then fails with the request's headers in the message.
     if region and not re.fullmatch(r"[a-z0-9-]+", region.value):
-        raise AwsMfaError(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
+        # A flag's or a variable's bad value is a usage error, as any other's; a file's is not.
+        error = AwsMfaError if region.level == FILE else UsageError
+        raise error(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
     return region
 
 

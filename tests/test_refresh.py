@@ -581,7 +581,7 @@ def test_invalid_region_is_one_clear_error(
     home.credentials.write_text(LONG_TERM)
 
     assert run(capsys, stdin="123456\n") == (
-        1,
+        2,
         "",
         "aws-mfa: error: the region 'not a region' from AWS_REGION is not a region name such as eu-west-1\n",
     )
