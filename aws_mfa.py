@@ -266,7 +266,9 @@ def _unusable_in_header(text: str) -> bool:
 
 def parse_text(text: str) -> str:
     """A one-line value (a 1Password item or account)."""
-    if not text.strip() or "\n" in text:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is blank")
+    if "\n" in text:
         raise argparse.ArgumentTypeError(f"{text!r} is not a one-line value")
     return text.strip()
 

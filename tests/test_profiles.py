@@ -366,7 +366,7 @@ BAD_VALUES = [
     ),
     pytest.param(
         "aws_mfa_op_item_name =",
-        "aws_mfa_op_item_name in [profile work] of {config}: '' is not a one-line value",
+        "aws_mfa_op_item_name in [profile work] of {config}: '' is blank",
         id="op-item-empty",
     ),
 ]
