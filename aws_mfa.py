@@ -2335,7 +2335,7 @@ def _checked_device(device: Source | None) -> Source | None:
     return device
 
 
-def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbose: bool) -> str:
+def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbose: bool, env: Mapping[str, str]) -> str:
     """The --dry-run report; verbose adds every setting and where it came from."""
     import shlex  # only for --dry-run
 
@@ -2354,6 +2354,12 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
     call = f"AssumeRole {request.role} as {request.role_session_name}" if request.role else "GetSessionToken"
     if request.external_id:  # only with a role
         call += " with an external id"
+    if plan.region:
+        region = f"{plan.region.value} ({plan.region.origin})"
+    elif _metadata_disabled(env):  # a refresh then never asks it
+        region = "none configured: the global endpoint (instance metadata is off: AWS_EC2_METADATA_DISABLED)"
+    else:
+        region = "none configured: instance metadata, else the global endpoint"
     lines = {
         "credentials file": plan.path,
         "profiles": f"[{plan.profiles.long}] -> [{plan.profiles.short}]",
@@ -2361,9 +2367,7 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
         if isinstance(plan.keys, LongTermKeys)
         else f"{plan.keys.what} in the config file, run only when a refresh is due",
         "MFA device": f"{plan.device.value} ({plan.device.origin})" if plan.device else "ask IAM (ListMFADevices)",
-        "region": f"{plan.region.value} ({plan.region.origin})"
-        if plan.region
-        else "none configured: instance metadata, else the global endpoint",
+        "region": region,
         "code": code,
         "call": f"{call} for {request.duration} s",
         "refresh": f"not due: {_valid_until(kept.expiration, now)}" if kept else "due",
@@ -2779,7 +2783,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         trial = SessionCredentials("ASIA" + "X" * 16, "-", "-", now)
         spliced(text or "", sections, profile, session_values(trial, settings.assume_role), path)
         if args.dry_run:
-            _emit(_describe(plan, kept, now, args.verbose))
+            _emit(_describe(plan, kept, now, args.verbose, env))
             return 0
         with _signals_stop_the_run():
             session = _refresh(plan, env, messages)

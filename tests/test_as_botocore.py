@@ -344,7 +344,7 @@ def test_an_empty_path_variable_names_no_file_as_for_botocore(
             "profiles: [default-long-term] -> [default]\n"
             "long-term keys: [default-long-term] of the credentials file\n"
             f"MFA device: {DEVICE} (aws_mfa_device in [default-long-term])\n"
-            "region: none configured: instance metadata, else the global endpoint\n"
+            "region: none configured: the global endpoint (instance metadata is off: AWS_EC2_METADATA_DISABLED)\n"
             "code: one line from standard input\n"
             "call: GetSessionToken for 43200 s\n"
             "refresh: due\n",

@@ -409,7 +409,7 @@ def test_bad_value_in_the_config_file_names_file_section_and_key(
         pytest.param(
             "[default]\nregion = eu-west-1\n[profile default]\naws_mfa_duration = 2h\n",
             "--duration: 2h (aws_mfa_duration in [profile default] of {config})",
-            "region: none configured: instance metadata, else the global endpoint",
+            "region: none configured: the global endpoint (instance metadata is off: AWS_EC2_METADATA_DISABLED)",
             id="profile-default-later",
         ),
     ],

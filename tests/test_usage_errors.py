@@ -83,9 +83,7 @@ BAD_VARIABLES = [
         "AWS prod",
         id="op-item-name",
     ),
-    pytest.param(
-        "AWS_MFA_UPDATER_OP_ITEM_NAME", "  ", "'  ' is blank", "--op-item-name", "AWS", id="blank"
-    ),
+    pytest.param("AWS_MFA_UPDATER_OP_ITEM_NAME", "  ", "'  ' is blank", "--op-item-name", "AWS", id="blank"),
     pytest.param(
         "AWS_MFA_UPDATER_OP_ACCOUNT", "a\nb", "'a\\nb' is not a one-line value", "--op-account", "my", id="op-account"
     ),
