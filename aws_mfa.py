@@ -698,7 +698,13 @@ def long_term_source(
     if program:
         return program
     if not exists:
-        raise AwsMfaError(f"{path} does not exist; create it with a [{long_name}] section")
+        import shlex  # only for this message
+
+        configure = ["aws", "configure", *(["--profile", short_name] if short_name != DEFAULT_PROFILE else [])]
+        raise AwsMfaError(
+            f"{path} does not exist; run `{shlex.join(configure)}`, then `{command_line(profiles, '--setup')}` "
+            f"(or create it with a [{long_name}] section)"
+        )
     if long_name not in sections and long_term_kind(sections.get(short_name)):
         raise AwsMfaError(
             f"[{short_name}] in {path} holds long-term keys, as `aws configure` writes them, and there is no "

@@ -128,7 +128,8 @@ def test_a_name_botocore_drops_runs_no_program(
     assert run(capsys, "-p", "my work", "--code", "123456") == (
         1,
         "",
-        f"aws-mfa: error: {home.credentials} does not exist; create it with a [my work-long-term] section\n",
+        f"aws-mfa: error: {home.credentials} does not exist; run `aws configure --profile 'my work'`, then "
+        "`aws-mfa --setup -p 'my work'` (or create it with a [my work-long-term] section)\n",
     )
     assert not ran.exists()
     assert stub.requests == []

@@ -236,7 +236,12 @@ def test_success_time_is_local_with_zone(
 
 
 REFUSED = [
-    pytest.param(None, "{path} does not exist; create it with a [default-long-term] section", id="no-file"),
+    pytest.param(
+        None,
+        "{path} does not exist; run `aws configure`, then `aws-mfa --setup` "
+        "(or create it with a [default-long-term] section)",
+        id="no-file",
+    ),
     pytest.param(
         "[other]\naws_access_key_id = AKIAOTHER00000000000\n",
         "{path} has no [default-long-term] section; put your long-term access key there "
@@ -334,6 +339,19 @@ def test_bad_file_is_refused_before_sts_and_left_alone(
         assert not home.credentials.exists()
     else:
         assert home.credentials.read_text() == content
+
+
+def test_no_file_with_a_profile_and_suffix_says_the_commands_for_them(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "-p", "work", "--long-term-suffix=-lt", "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: {home.credentials} does not exist; run `aws configure --profile work`, then "
+        "`aws-mfa --setup -p work --long-term-suffix=-lt` (or create it with a [work-lt] section)\n",
+    )
+    assert stub.requests == []
+    assert not home.credentials.exists()
 
 
 @pytest.mark.parametrize(

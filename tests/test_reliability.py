@@ -453,7 +453,8 @@ def test_dangling_symlink(home: Home, stub: StubServer, capsys: pytest.CaptureFi
     assert run(capsys, "--code", "123456") == (
         1,
         "",
-        f"aws-mfa: error: {home.credentials} does not exist; create it with a [default-long-term] section\n",
+        f"aws-mfa: error: {home.credentials} does not exist; run `aws configure`, then `aws-mfa --setup` "
+        "(or create it with a [default-long-term] section)\n",
     )
     assert not (home.path / "gone").exists()
 
