@@ -625,6 +625,19 @@ def verify_text(before: Sections, new_text: str, *, changed: Mapping[str, Mappin
         )
 
 
+def refuse_inherited_token(sections: IniSections, name: str, path: str) -> None:
+    """Refuse a session token [name] has only from [DEFAULT], naming [DEFAULT]: the section's own keys are fine."""
+    own = sections.own.get(name, {}) if isinstance(sections, Sections) else sections.get(name, {})
+    section = sections.get(name, {})
+    # The key botocore reads the token from (session_token's order), and whether [name] sets it itself.
+    key = next((key for key in SESSION_TOKEN_KEYS if section.get(key)), None)
+    if key is not None and key not in own:
+        raise AwsMfaError(
+            f"[{configparser.DEFAULTSECT}] in {path} sets {key}, which every section inherits, [{name}] too; "
+            "move it into the sections that need it"
+        )
+
+
 def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
     """The long-term keys of `name`, refused when missing, malformed or session keys."""
     if name not in sections:
@@ -645,6 +658,8 @@ def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
         )
     if not ACCESS_KEY_RE.fullmatch(access_key_id) or any(c.isspace() for c in secret):
         raise AwsMfaError(f"[{name}] in {path}: the access key id or secret is malformed")
+    if not access_key_id.startswith("ASIA"):
+        refuse_inherited_token(sections, name, path)
     if access_key_id.startswith("ASIA") or session_token(section):
         raise AwsMfaError(
             f"[{name}] in {path} holds temporary session credentials, not a long-term key; "
@@ -757,6 +772,7 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
     long_term = sections.get(long_name, {})
     in_short_term = long_term_kind(short_term)
     if any(key in long_term for key in KEY_NAMES):
+        refuse_inherited_token(sections, long_name, path)
         try:
             keys = long_term_keys(sections, long_name, path)
         except AwsMfaError as error:
@@ -787,6 +803,7 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
             f"or keep the key out of that file with 'credential_process = ...' in [profile {long_name}] of the "
             "config file (see USAGE.md's key programs)"
         )
+    refuse_inherited_token(sections, long_name, path)
     if any(key in long_term for key in SESSION_TOKEN_KEYS):
         raise AwsMfaError(
             f"[{long_name}] in {path} holds a session token but no access key, and a long-term section holds no "

@@ -341,6 +341,25 @@ def test_bad_file_is_refused_before_sts_and_left_alone(
         assert home.credentials.read_text() == content
 
 
+@pytest.mark.parametrize("argv", [pytest.param([], id="refresh"), pytest.param(["--dry-run"], id="dry-run")])
+@pytest.mark.parametrize("key", ["aws_session_token", "aws_security_token"])
+def test_a_token_in_default_is_blamed_on_default_not_on_the_long_term_section(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], argv: list[str], key: str
+) -> None:
+    # configparser, as botocore, gives [DEFAULT]'s keys to every section: [default-long-term] too.
+    content = f"[DEFAULT]\n{key} = FOO\n\n{LONG_TERM}"
+    home.credentials.write_text(content)
+
+    assert run(capsys, *argv, "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: [DEFAULT] in {home.credentials} sets {key}, which every section inherits, "
+        "[default-long-term] too; move it into the sections that need it\n",
+    )
+    assert stub.requests == []
+    assert home.credentials.read_text() == content
+
+
 def test_no_file_with_a_profile_and_suffix_says_the_commands_for_them(
     home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
