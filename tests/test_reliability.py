@@ -397,8 +397,8 @@ HOSTILE = [
     ),
     pytest.param(
         f"[DEFAULT]\naws_session_token = leaks\n{LONG_TERM}".encode(),
-        "[default-long-term] in {path} holds temporary session credentials, not a long-term key; put your "
-        "IAM user's access key (AKIA...) there",
+        "[DEFAULT] in {path} sets aws_session_token, which every section inherits, [default-long-term] too; "
+        "move it into the sections that need it",
         id="DEFAULT-leaks-a-token",
     ),
     pytest.param(
