@@ -266,7 +266,9 @@ def _unusable_in_header(text: str) -> bool:
 
 def parse_text(text: str) -> str:
     """A one-line value (a 1Password item or account)."""
-    if not text.strip() or "\n" in text:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is blank")
+    if "\n" in text:
         raise argparse.ArgumentTypeError(f"{text!r} is not a one-line value")
     return text.strip()
 
@@ -623,6 +625,19 @@ def verify_text(before: Sections, new_text: str, *, changed: Mapping[str, Mappin
         )
 
 
+def refuse_inherited_token(sections: IniSections, name: str, path: str) -> None:
+    """Refuse a session token [name] has only from [DEFAULT], naming [DEFAULT]: the section's own keys are fine."""
+    own = sections.own.get(name, {}) if isinstance(sections, Sections) else sections.get(name, {})
+    section = sections.get(name, {})
+    # The key botocore reads the token from (session_token's order), and whether [name] sets it itself.
+    key = next((key for key in SESSION_TOKEN_KEYS if section.get(key)), None)
+    if key is not None and key not in own:
+        raise AwsMfaError(
+            f"[{configparser.DEFAULTSECT}] in {path} sets {key}, which every section inherits, [{name}] too; "
+            "move it into the sections that need it"
+        )
+
+
 def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
     """The long-term keys of `name`, refused when missing, malformed or session keys."""
     if name not in sections:
@@ -643,6 +658,8 @@ def long_term_keys(sections: IniSections, name: str, path: str) -> LongTermKeys:
         )
     if not ACCESS_KEY_RE.fullmatch(access_key_id) or any(c.isspace() for c in secret):
         raise AwsMfaError(f"[{name}] in {path}: the access key id or secret is malformed")
+    if not access_key_id.startswith("ASIA"):
+        refuse_inherited_token(sections, name, path)
     if access_key_id.startswith("ASIA") or session_token(section):
         raise AwsMfaError(
             f"[{name}] in {path} holds temporary session credentials, not a long-term key; "
@@ -696,7 +713,13 @@ def long_term_source(
     if program:
         return program
     if not exists:
-        raise AwsMfaError(f"{path} does not exist; create it with a [{long_name}] section")
+        import shlex  # only for this message
+
+        configure = ["aws", "configure", *(["--profile", short_name] if short_name != DEFAULT_PROFILE else [])]
+        raise AwsMfaError(
+            f"{path} does not exist; run `{shlex.join(configure)}`, then `{command_line(profiles, '--setup')}` "
+            f"(or create it with a [{long_name}] section)"
+        )
     if long_name not in sections and long_term_kind(sections.get(short_name)):
         raise AwsMfaError(
             f"[{short_name}] in {path} holds long-term keys, as `aws configure` writes them, and there is no "
@@ -749,6 +772,7 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
     long_term = sections.get(long_name, {})
     in_short_term = long_term_kind(short_term)
     if any(key in long_term for key in KEY_NAMES):
+        refuse_inherited_token(sections, long_name, path)
         try:
             keys = long_term_keys(sections, long_name, path)
         except AwsMfaError as error:
@@ -779,6 +803,7 @@ def keys_to_move(profiles: Profiles, sections: IniSections, *, config: IniSectio
             f"or keep the key out of that file with 'credential_process = ...' in [profile {long_name}] of the "
             "config file (see USAGE.md's key programs)"
         )
+    refuse_inherited_token(sections, long_name, path)
     if any(key in long_term for key in SESSION_TOKEN_KEYS):
         raise AwsMfaError(
             f"[{long_name}] in {path} holds a session token but no access key, and a long-term section holds no "
@@ -998,7 +1023,9 @@ def configured_region(
     # botocore's own check lets a trailing line break through (its pattern ends in `$`), and the
     # signed request then fails with the request's headers in the message.
     if region and not re.fullmatch(r"[a-z0-9-]+", region.value):
-        raise AwsMfaError(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
+        # A flag's or a variable's bad value is a usage error, as any other's; a file's is not.
+        error = AwsMfaError if region.level == FILE else UsageError
+        raise error(f"the region {region.value!r} from {region.origin} is not a region name such as eu-west-1")
     return region
 
 
@@ -2370,7 +2397,7 @@ def _checked_device(device: Source | None) -> Source | None:
     return device
 
 
-def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbose: bool) -> str:
+def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbose: bool, env: Mapping[str, str]) -> str:
     """The --dry-run report; verbose adds every setting and where it came from."""
     import shlex  # only for --dry-run
 
@@ -2389,6 +2416,12 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
     call = f"AssumeRole {request.role} as {request.role_session_name}" if request.role else "GetSessionToken"
     if request.external_id:  # only with a role
         call += " with an external id"
+    if plan.region:
+        region = f"{plan.region.value} ({plan.region.origin})"
+    elif _metadata_disabled(env):  # a refresh then never asks it
+        region = "none configured: the global endpoint (instance metadata is off: AWS_EC2_METADATA_DISABLED)"
+    else:
+        region = "none configured: instance metadata, else the global endpoint"
     lines = {
         "credentials file": plan.path,
         "profiles": f"[{plan.profiles.long}] -> [{plan.profiles.short}]",
@@ -2396,9 +2429,7 @@ def _describe(plan: Plan, kept: SessionCredentials | None, now: datetime, verbos
         if isinstance(plan.keys, LongTermKeys)
         else f"{plan.keys.what} in the config file, run only when a refresh is due",
         "MFA device": f"{plan.device.value} ({plan.device.origin})" if plan.device else "ask IAM (ListMFADevices)",
-        "region": f"{plan.region.value} ({plan.region.origin})"
-        if plan.region
-        else "none configured: instance metadata, else the global endpoint",
+        "region": region,
         "code": code,
         "call": f"{call} for {request.duration} s",
         "refresh": f"not due: {_valid_until(kept.expiration, now)}" if kept else "due",
@@ -2816,7 +2847,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         trial = SessionCredentials("ASIA" + "X" * 16, "-", "-", now)
         spliced(text or "", sections, profile, session_values(trial, settings.assume_role), path)
         if args.dry_run:
-            _emit(_describe(plan, kept, now, args.verbose))
+            _emit(_describe(plan, kept, now, args.verbose, env))
             return 0
         with _signals_stop_the_run():
             session = _refresh(plan, env, messages)

@@ -128,7 +128,8 @@ def test_a_name_botocore_drops_runs_no_program(
     assert run(capsys, "-p", "my work", "--code", "123456") == (
         1,
         "",
-        f"aws-mfa: error: {home.credentials} does not exist; create it with a [my work-long-term] section\n",
+        f"aws-mfa: error: {home.credentials} does not exist; run `aws configure --profile 'my work'`, then "
+        "`aws-mfa --setup -p 'my work'` (or create it with a [my work-long-term] section)\n",
     )
     assert not ran.exists()
     assert stub.requests == []
@@ -344,7 +345,7 @@ def test_an_empty_path_variable_names_no_file_as_for_botocore(
             "profiles: [default-long-term] -> [default]\n"
             "long-term keys: [default-long-term] of the credentials file\n"
             f"MFA device: {DEVICE} (aws_mfa_device in [default-long-term])\n"
-            "region: none configured: instance metadata, else the global endpoint\n"
+            "region: none configured: the global endpoint (instance metadata is off: AWS_EC2_METADATA_DISABLED)\n"
             "code: one line from standard input\n"
             "call: GetSessionToken for 43200 s\n"
             "refresh: due\n",

@@ -590,16 +590,32 @@ def test_dry_run_code_sources_and_a_kept_session(
     assert session_stub.requests == []
 
 
-def test_dry_run_without_device_or_region(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("metadata", "region"),
+    [
+        pytest.param(True, "none configured: instance metadata, else the global endpoint", id="metadata-on"),
+        # A refresh then never asks instance metadata: the line says what it will do.
+        pytest.param(
+            False,
+            "none configured: the global endpoint (instance metadata is off: AWS_EC2_METADATA_DISABLED)",
+            id="metadata-off",
+        ),
+    ],
+)
+def test_dry_run_without_device_or_region(
+    home: Home, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, metadata: bool, region: str
+) -> None:
+    imds: StubServer | None = request.getfixturevalue("imds") if metadata else None
     home.credentials.write_text(NO_DEVICE)
 
     code, out, err = run(capsys, "--dry-run", "--duration", "1h")
 
     assert out.splitlines()[3:5] == [
         "MFA device: ask IAM (ListMFADevices)",
-        "region: none configured: instance metadata, else the global endpoint",
+        f"region: {region}",
     ]
     assert (code, err) == (0, "")
+    assert imds is None or imds.requests == []
 
 
 def test_region_flag_beats_environment(

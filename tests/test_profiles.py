@@ -366,7 +366,7 @@ BAD_VALUES = [
     ),
     pytest.param(
         "aws_mfa_op_item_name =",
-        "aws_mfa_op_item_name in [profile work] of {config}: '' is not a one-line value",
+        "aws_mfa_op_item_name in [profile work] of {config}: '' is blank",
         id="op-item-empty",
     ),
 ]
@@ -409,7 +409,7 @@ def test_bad_value_in_the_config_file_names_file_section_and_key(
         pytest.param(
             "[default]\nregion = eu-west-1\n[profile default]\naws_mfa_duration = 2h\n",
             "--duration: 2h (aws_mfa_duration in [profile default] of {config})",
-            "region: none configured: instance metadata, else the global endpoint",
+            "region: none configured: the global endpoint (instance metadata is off: AWS_EC2_METADATA_DISABLED)",
             id="profile-default-later",
         ),
     ],

@@ -254,7 +254,12 @@ def test_success_time_is_local_with_zone(
 
 
 REFUSED = [
-    pytest.param(None, "{path} does not exist; create it with a [default-long-term] section", id="no-file"),
+    pytest.param(
+        None,
+        "{path} does not exist; run `aws configure`, then `aws-mfa --setup` "
+        "(or create it with a [default-long-term] section)",
+        id="no-file",
+    ),
     pytest.param(
         "[other]\naws_access_key_id = AKIAOTHER00000000000\n",
         "{path} has no [default-long-term] section; put your long-term access key there "
@@ -352,6 +357,38 @@ def test_bad_file_is_refused_before_sts_and_left_alone(
         assert not home.credentials.exists()
     else:
         assert home.credentials.read_text() == content
+
+
+@pytest.mark.parametrize("argv", [pytest.param([], id="refresh"), pytest.param(["--dry-run"], id="dry-run")])
+@pytest.mark.parametrize("key", ["aws_session_token", "aws_security_token"])
+def test_a_token_in_default_is_blamed_on_default_not_on_the_long_term_section(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], argv: list[str], key: str
+) -> None:
+    # configparser, as botocore, gives [DEFAULT]'s keys to every section: [default-long-term] too.
+    content = f"[DEFAULT]\n{key} = FOO\n\n{LONG_TERM}"
+    home.credentials.write_text(content)
+
+    assert run(capsys, *argv, "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: [DEFAULT] in {home.credentials} sets {key}, which every section inherits, "
+        "[default-long-term] too; move it into the sections that need it\n",
+    )
+    assert stub.requests == []
+    assert home.credentials.read_text() == content
+
+
+def test_no_file_with_a_profile_and_suffix_says_the_commands_for_them(
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "-p", "work", "--long-term-suffix=-lt", "--code", "123456") == (
+        1,
+        "",
+        f"aws-mfa: error: {home.credentials} does not exist; run `aws configure --profile work`, then "
+        "`aws-mfa --setup -p work --long-term-suffix=-lt` (or create it with a [work-lt] section)\n",
+    )
+    assert stub.requests == []
+    assert not home.credentials.exists()
 
 
 @pytest.mark.parametrize(
@@ -599,7 +636,7 @@ def test_invalid_region_is_one_clear_error(
     home.credentials.write_text(LONG_TERM)
 
     assert run(capsys, stdin="123456\n") == (
-        1,
+        2,
         "",
         "aws-mfa: error: the region 'not a region' from AWS_REGION is not a region name such as eu-west-1\n",
     )

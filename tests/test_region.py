@@ -210,11 +210,17 @@ def test_metadata_refused_connection_is_no_region(home: Home, closed_url: str) -
 
 
 @pytest.mark.parametrize(
-    ("argv", "env", "origin"),
+    ("argv", "env", "extra", "origin", "code"),
     [
-        pytest.param(["--region", "eu-west-1\n"], {}, "--region", id="flag"),
-        pytest.param([], {"AWS_REGION": "us-east-1\n"}, "AWS_REGION", id="variable"),
-        pytest.param([], {"AWS_DEFAULT_REGION": "us east"}, "AWS_DEFAULT_REGION", id="space"),
+        # A bad value on the command line or in a variable is a usage error, as any other flag's: exit 2.
+        pytest.param(["--region", "eu-west-1\n"], {}, "", "--region", 2, id="flag"),
+        pytest.param(["--region", "us-east-1/../x"], {}, "", "--region", 2, id="flag-path"),
+        pytest.param(["--region", "eu-west-1\udcff"], {}, "", "--region", 2, id="flag-undecodable"),
+        pytest.param([], {"AWS_REGION": "us-east-1\n"}, "", "AWS_REGION", 2, id="variable"),
+        pytest.param([], {"AWS_DEFAULT_REGION": "us east"}, "", "AWS_DEFAULT_REGION", 2, id="space"),
+        pytest.param([], {"AWS_REGION": "bad region!"}, "", "AWS_REGION", 2, id="variable-punctuation"),
+        # A file is not usage: its bad value is an error like any other in it, exit 1.
+        pytest.param([], {}, "region = us east\n", "credentials [default-long-term]", 1, id="file"),
     ],
 )
 def test_a_region_that_is_no_region_name_is_one_error_before_sts(
@@ -224,17 +230,20 @@ def test_a_region_that_is_no_region_name_is_one_error_before_sts(
     monkeypatch: pytest.MonkeyPatch,
     argv: list[str],
     env: dict[str, str],
+    extra: str,
     origin: str,
+    code: int,
 ) -> None:
     # botocore's own check lets a trailing line break through; the signed request then failed
     # with the access key id and signing headers in the message.
     set_env(monkeypatch, env)
-    region = argv[1] if argv else next(iter(env.values()))
+    home.credentials.write_text(LONG_TERM + extra)
+    region = argv[1] if argv else next(iter(env.values()), "us east")
 
     assert run(capsys, *argv, "--code", "123456") == (
-        1,
+        code,
         "",
         f"aws-mfa: error: the region {region!r} from {origin} is not a region name such as eu-west-1\n",
     )
-    assert home.credentials.read_text() == LONG_TERM
+    assert home.credentials.read_text() == LONG_TERM + extra
     assert session_stub.requests == []

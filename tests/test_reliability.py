@@ -397,8 +397,8 @@ HOSTILE = [
     ),
     pytest.param(
         f"[DEFAULT]\naws_session_token = leaks\n{LONG_TERM}".encode(),
-        "[default-long-term] in {path} holds temporary session credentials, not a long-term key; put your "
-        "IAM user's access key (AKIA...) there",
+        "[DEFAULT] in {path} sets aws_session_token, which every section inherits, [default-long-term] too; "
+        "move it into the sections that need it",
         id="DEFAULT-leaks-a-token",
     ),
     pytest.param(
@@ -453,7 +453,8 @@ def test_dangling_symlink(home: Home, stub: StubServer, capsys: pytest.CaptureFi
     assert run(capsys, "--code", "123456") == (
         1,
         "",
-        f"aws-mfa: error: {home.credentials} does not exist; create it with a [default-long-term] section\n",
+        f"aws-mfa: error: {home.credentials} does not exist; run `aws configure`, then `aws-mfa --setup` "
+        "(or create it with a [default-long-term] section)\n",
     )
     assert not (home.path / "gone").exists()
 

@@ -193,6 +193,24 @@ PARTIAL = [
         None,
         id="token-only-long-term-section",
     ),
+    pytest.param(
+        f"[DEFAULT]\naws_session_token = FOO\n\n[default-long-term]\naws_mfa_device = {DEVICE}\n\n[default]\n{KEYS}",
+        [],
+        1,
+        "aws-mfa: error: [DEFAULT] in {path} sets aws_session_token, which every section inherits, "
+        "[default-long-term] too; move it into the sections that need it\n",
+        None,
+        id="token-in-default-inherited-by-the-long-term-section",
+    ),
+    pytest.param(
+        f"[DEFAULT]\naws_session_token = FOO\n\n{LONG_TERM}\n[default]\n{KEYS}",
+        [],
+        1,
+        "aws-mfa: error: [DEFAULT] in {path} sets aws_session_token, which every section inherits, "
+        "[default-long-term] too; move it into the sections that need it\n",
+        None,
+        id="token-in-default-beside-a-set-up-long-term-section",
+    ),
 ]
 
 

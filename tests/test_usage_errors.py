@@ -83,9 +83,7 @@ BAD_VARIABLES = [
         "AWS prod",
         id="op-item-name",
     ),
-    pytest.param(
-        "AWS_MFA_UPDATER_OP_ITEM_NAME", "  ", "'  ' is not a one-line value", "--op-item-name", "AWS", id="blank"
-    ),
+    pytest.param("AWS_MFA_UPDATER_OP_ITEM_NAME", "  ", "'  ' is blank", "--op-item-name", "AWS", id="blank"),
     pytest.param(
         "AWS_MFA_UPDATER_OP_ACCOUNT", "a\nb", "'a\\nb' is not a one-line value", "--op-account", "my", id="op-account"
     ),
@@ -122,15 +120,15 @@ def test_a_bad_value_in_a_variable_names_the_variable(
 
 
 @pytest.mark.parametrize(
-    ("flag", "value"),
+    ("flag", "value", "said"),
     [
-        pytest.param("--op-item-name", "AWS\nprod", id="op-item-name"),
-        pytest.param("--op-item-name", " ", id="blank"),
-        pytest.param("--op-account", "a\nb", id="op-account"),
+        pytest.param("--op-item-name", "AWS\nprod", "is not a one-line value", id="op-item-name"),
+        pytest.param("--op-item-name", " ", "is blank", id="blank"),
+        pytest.param("--op-account", "a\nb", "is not a one-line value", id="op-account"),
     ],
 )
 def test_a_bad_1password_flag_is_a_usage_error_too(
-    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], flag: str, value: str
+    home: Home, stub: StubServer, capsys: pytest.CaptureFixture[str], flag: str, value: str, said: str
 ) -> None:
     home.credentials.write_text(LONG_TERM)
 
@@ -140,7 +138,7 @@ def test_a_bad_1password_flag_is_a_usage_error_too(
     out, err = capsys.readouterr()
     assert (exit_info.value.code, out) == (2, "")
     assert err.startswith("usage: aws-mfa ")
-    assert err.endswith(f"aws-mfa: error: argument {flag}: {value!r} is not a one-line value\n")
+    assert err.endswith(f"aws-mfa: error: argument {flag}: {value!r} {said}\n")
     assert stub.requests == []
     assert home.credentials.read_text() == LONG_TERM
 
