@@ -375,3 +375,17 @@ def no_secret_printed(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     if request.node.get_closest_marker("prints_secrets") is None:
         leaked = [text for text in printed if secrets_in(text)]
         assert leaked == [], "aws-mfa printed a secret"
+
+
+def meanwhile(monkeypatch: pytest.MonkeyPatch, change: Callable[[], object]) -> None:
+    """change() runs after aws-mfa read the file, right before its check that precedes STS: a race no
+    test can time, made at that moment by hand (what another program or user could do while a code is typed)."""
+    import aws_mfa
+
+    check_writable = aws_mfa.check_writable
+
+    def changed(path: str) -> None:
+        change()
+        check_writable(path)
+
+    monkeypatch.setattr(aws_mfa, "check_writable", changed)

@@ -28,13 +28,12 @@ from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
+from conftest import meanwhile
 from conftest import stub_session
 from conftest import valid_until
 from test_refresh import run
 from test_surroundings import NOBODY
 from test_surroundings import as_nobody
-
-import aws_mfa
 
 KEYS = json.dumps({"Version": 1, "AccessKeyId": LONG_KEY, "SecretAccessKey": LONG_SECRET})
 
@@ -249,14 +248,12 @@ def test_root_reads_a_users_file_as_that_user_so_a_link_swapped_back_gets_no_ses
     os.chown(own, NOBODY, NOBODY)
     plant(link, roots_file)
     (nobody_home / "config").write_text("")
-    check_writable = aws_mfa.check_writable
 
-    def swapped_back(path: str) -> None:
+    def swapped_back() -> None:
         link.unlink()
         plant(link, own)
-        check_writable(path)
 
-    monkeypatch.setattr(aws_mfa, "check_writable", swapped_back)
+    meanwhile(monkeypatch, swapped_back)
     RELIABILITY["data loss and lock-out"] += 1
 
     assert run(capsys, "--code", "123456", "--device", DEVICE) == (1, "", refused(roots_file))

@@ -19,6 +19,7 @@ from conftest import STUB_SECRET
 from conftest import STUB_TOKEN
 from conftest import Home
 from conftest import StubServer
+from conftest import meanwhile
 from conftest import stub_session
 from test_refresh import run
 
@@ -293,13 +294,7 @@ def test_long_term_section_removed_by_another_program_before_the_call_is_one_err
     """botocore reads the credentials file again for the client: the section it is told to use is gone."""
     stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     home.credentials.write_text(LONG_TERM)
-    check_writable = aws_mfa.check_writable
-
-    def changed_meanwhile(path: str) -> None:
-        home.credentials.write_text("[other]\n")
-        check_writable(path)
-
-    monkeypatch.setattr(aws_mfa, "check_writable", changed_meanwhile)
+    meanwhile(monkeypatch, lambda: home.credentials.write_text("[other]\n"))
     RELIABILITY["hostile inputs"] += 1
 
     assert run(capsys, "--code", "123456", "--device", DEVICE) == (
@@ -319,13 +314,7 @@ def test_a_session_goes_only_where_the_keys_that_made_it_are(
     stub.sts_session(STUB_KEY, STUB_SECRET, STUB_TOKEN)
     home.credentials.write_text(LONG_TERM)
     other = "[default-long-term]\naws_access_key_id = AKIAOTHERUSER0000001\naws_secret_access_key = theirs\n"
-    check_writable = aws_mfa.check_writable
-
-    def replaced_meanwhile(path: str) -> None:
-        check_writable(path)
-        home.credentials.write_text(other)
-
-    monkeypatch.setattr(aws_mfa, "check_writable", replaced_meanwhile)
+    meanwhile(monkeypatch, lambda: home.credentials.write_text(other))
     RELIABILITY["data loss and lock-out"] += 1
 
     assert run(capsys, "--code", "123456", "--device", DEVICE) == (
@@ -342,14 +331,12 @@ def test_the_file_replaced_by_a_link_loop_after_the_read_is_one_error(
 ) -> None:
     """Another program replaces the file after it was read: the owner to keep cannot be known."""
     home.credentials.write_text(LONG_TERM)
-    check_writable = aws_mfa.check_writable
 
-    def looped_meanwhile(path: str) -> None:
+    def looped() -> None:
         home.credentials.unlink()
         home.credentials.symlink_to(home.credentials.name)
-        check_writable(path)
 
-    monkeypatch.setattr(aws_mfa, "check_writable", looped_meanwhile)
+    meanwhile(monkeypatch, looped)
     RELIABILITY["tracebacks"] += 1
 
     assert run(capsys, "--code", "123456", "--device", DEVICE) == (
