@@ -1899,7 +1899,7 @@ def _resolved(path: str) -> str:
     """path with its links followed: the write replaces the target, so a symlink stays a symlink."""
     try:
         return os.path.realpath(path)
-    except OSError:  # a link turned into a file between lstat and readlink: a user swapped it
+    except OSError:  # a link turned into a file between lstat and readlink (before Python 3.13, which ignores it)
         raise AwsMfaError(f"{path} changed while aws-mfa followed it; run again. The file is unchanged") from None
 
 
