@@ -171,7 +171,7 @@ ROLE = "arn:aws:iam::123456789012:role/admin"
     ("defaults", "argv", "keys"),
     [
         pytest.param(f"aws_mfa_role_arn = {ROLE}\n", ["-t", "123456"], "aws_mfa_role_arn", id="refresh-role"),
-        pytest.param("expiration = 2030-01-01T00:00:00Z\n", ["--clear"], "expiration", id="clear-expiration"),
+        pytest.param("expiration = x\n", ["--clear"], "expiration", id="clear-expiration"),
         pytest.param("aws_security_token = t\n", ["--clear"], "aws_security_token", id="clear-security-token"),
         pytest.param(f"aws_mfa_role_arn = {ROLE}\n", ["--clear"], "aws_mfa_role_arn", id="clear-role"),
         pytest.param(
